@@ -1,0 +1,126 @@
+//! Command line and environment, MinIO-compatible: the same flags, the same
+//! `MINIO_*` variables, plus `ALMACEN_*` aliases that win when both are set.
+
+use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+
+/// The almacen command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "almacen",
+    version,
+    about = "S3-compatible object storage server"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve the S3 API from a data folder.
+    Server(ServerArgs),
+}
+
+/// `almacen server` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// The data folder (created if missing).
+    pub data_dir: PathBuf,
+    /// Address of the S3 API, `HOST:PORT` or `:PORT` (all interfaces).
+    #[arg(long, default_value = ":9000", env = "ALMACEN_ADDRESS")]
+    pub address: String,
+    /// Address of the web console, `HOST:PORT` or `:PORT`.
+    #[arg(long, default_value = ":9001", env = "ALMACEN_CONSOLE_ADDRESS")]
+    pub console_address: String,
+}
+
+/// Everything the server needs, resolved and validated.
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub address: SocketAddr,
+    pub console_address: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub default_credentials: bool,
+    pub region: String,
+    pub domains: Vec<String>,
+}
+
+fn env_any(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+}
+
+/// Parses MinIO-style addresses: `:9000` means every interface.
+fn parse_address(s: &str) -> anyhow::Result<SocketAddr> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_owned()
+    };
+    full.to_socket_addrs()
+        .with_context(|| format!("invalid address {s:?} (expected HOST:PORT or :PORT)"))?
+        .next()
+        .with_context(|| format!("address {s:?} resolves to nothing"))
+}
+
+impl ServerConfig {
+    /// Resolves flags and environment.
+    ///
+    /// # Errors
+    /// A bad address, or credentials MinIO would refuse too.
+    pub fn from_args(args: ServerArgs) -> anyhow::Result<Self> {
+        let address = parse_address(&args.address)?;
+        let user = env_any(&["ALMACEN_ROOT_USER", "MINIO_ROOT_USER", "MINIO_ACCESS_KEY"]);
+        let password = env_any(&[
+            "ALMACEN_ROOT_PASSWORD",
+            "MINIO_ROOT_PASSWORD",
+            "MINIO_SECRET_KEY",
+        ]);
+        let default_credentials = user.is_none() && password.is_none();
+        let (access_key, secret_key) = match (user, password) {
+            (None, None) => ("minioadmin".to_owned(), "minioadmin".to_owned()),
+            (Some(u), Some(p)) => (u, p),
+            (Some(_), None) => bail!("MINIO_ROOT_USER is set but MINIO_ROOT_PASSWORD is not"),
+            (None, Some(_)) => bail!("MINIO_ROOT_PASSWORD is set but MINIO_ROOT_USER is not"),
+        };
+        if access_key.len() < 3 {
+            bail!("the root user must be at least 3 characters long");
+        }
+        if secret_key.len() < 8 {
+            bail!("the root password must be at least 8 characters long");
+        }
+        let region = env_any(&[
+            "ALMACEN_REGION",
+            "MINIO_REGION",
+            "MINIO_SITE_REGION",
+            "MINIO_REGION_NAME",
+        ])
+        .unwrap_or_else(|| "us-east-1".to_owned());
+        let domains = env_any(&["ALMACEN_DOMAIN", "MINIO_DOMAIN"])
+            .map(|d| {
+                d.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            data_dir: args.data_dir,
+            address,
+            console_address: args.console_address,
+            access_key,
+            secret_key,
+            default_credentials,
+            region,
+            domains,
+        })
+    }
+}

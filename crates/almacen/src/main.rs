@@ -1,0 +1,31 @@
+//! The almacen binary: `almacen server DATA_DIR` with MinIO's flags and
+//! environment variables. See README.md for the quickstart.
+#![forbid(unsafe_code)]
+
+mod config;
+mod serve;
+
+use clap::Parser as _;
+
+fn main() -> std::process::ExitCode {
+    let cli = config::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        config::Command::Server(args) => match config::ServerConfig::from_args(args) {
+            Ok(cfg) => serve::run(cfg),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("almacen: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Starting and running the server: open the engine, bind, accept, shut down.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use almacen_engine::{Engine, GC_GRACE_MS};
+use almacen_s3::FrontConfig;
+use almacen_s3::front::Front;
+use anyhow::Context as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+
+/// How long a client may take to send its request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the server until SIGINT or SIGTERM.
+///
+/// # Errors
+/// The data folder or the port cannot be used.
+pub fn run(cfg: ServerConfig) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(cfg))
+}
+
+async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
+    let engine = Engine::open(&cfg.data_dir, &cfg.region)
+        .map_err(|e| anyhow::anyhow!("data folder {}: {e}", cfg.data_dir.display()))?;
+    engine.ready().await.map_err(|e| {
+        anyhow::anyhow!(
+            "data folder {} is not writable: {e}",
+            cfg.data_dir.display()
+        )
+    })?;
+    let s3 = almacen_s3::build_service(
+        engine.clone(),
+        &FrontConfig {
+            access_key: cfg.access_key.clone(),
+            secret_key: cfg.secret_key.clone(),
+            domains: cfg.domains.clone(),
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    let front = Front::new(s3, engine.clone());
+
+    let listener = TcpListener::bind(cfg.address)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.address))?;
+    let local = listener.local_addr().context("listener address")?;
+
+    if cfg.default_credentials {
+        tracing::warn!(
+            "using the default root credentials minioadmin/minioadmin: set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD"
+        );
+    }
+    let shown = if local.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", local.port())
+    } else {
+        format!("http://{local}")
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "almacen {}", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(out, "API: {shown}");
+        let _ = writeln!(
+            out,
+            "Console: not served by this version (--console-address {} accepted for compatibility)",
+            cfg.console_address
+        );
+        let _ = writeln!(out, "RootUser: {}", cfg.access_key);
+        let _ = writeln!(out, "Region: {}", cfg.region);
+        let _ = out.flush();
+    }
+
+    // Garbage collection of replaced blobs: everything left from before the
+    // start at once, then periodically with a grace period for readers.
+    let gc_engine = engine.clone();
+    tokio::spawn(async move {
+        if let Err(e) = gc_engine.collect_garbage(0).await {
+            tracing::warn!(error = %e, "garbage collection failed");
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = gc_engine.collect_garbage(GC_GRACE_MS).await {
+                tracing::warn!(error = %e, "garbage collection failed");
+            }
+        }
+    });
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (socket, _peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = socket.set_nodelay(true);
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(socket), front.clone());
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down");
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("requests still running after the shutdown grace period"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

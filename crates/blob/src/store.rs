@@ -1,0 +1,346 @@
+//! Staging and publishing blobs in the data folder.
+//!
+//! Layout: `tmp/<id>` while an upload streams in; `blobs/<id[0..2]>/<id>`
+//! once published. Ids are fresh UUIDs, never derived from keys, so no
+//! object key ever becomes a path.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt as _};
+
+use crate::{BlobError, ChecksumSet, Digests, Hasher};
+
+/// Bytes gathered before each write to the temporary file.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// The blob area of a data folder.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+/// Where staged bytes are.
+#[derive(Debug)]
+pub enum StagedData {
+    /// Small enough to live in the metadata row.
+    Inline(Bytes),
+    /// In a temporary file, fsynced, not yet published.
+    File {
+        /// The blob id it will be published under.
+        id: String,
+        /// Its temporary path.
+        tmp: PathBuf,
+        /// Set once renamed into `blobs/`; an unpublished file is removed on drop.
+        published: bool,
+    },
+}
+
+/// An upload whose body ended cleanly, with its digests.
+#[derive(Debug)]
+pub struct Staged {
+    /// Length in bytes.
+    pub size: u64,
+    /// MD5 and checksums of the bytes.
+    pub digests: Digests,
+    /// The bytes.
+    pub data: StagedData,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let StagedData::File {
+            tmp,
+            published: false,
+            ..
+        } = &self.data
+        {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+impl BlobStore {
+    /// Opens the blob area under `root`, creating it, and removes leftovers
+    /// of uploads that were interrupted by a crash or a stop.
+    ///
+    /// # Errors
+    /// The folders cannot be created or cleaned.
+    pub fn open(root: &Path) -> Result<Self, BlobError> {
+        let blobs = root.join("blobs");
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&blobs)?;
+        if tmp.exists() {
+            let mut removed = 0usize;
+            for entry in std::fs::read_dir(&tmp)? {
+                let entry = entry?;
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+            if removed > 0 {
+                tracing::info!(removed, "removed leftovers of interrupted uploads");
+            }
+        }
+        std::fs::create_dir_all(&tmp)?;
+        fsync_dir(root)?;
+        Ok(Self { blobs, tmp })
+    }
+
+    /// The path of a published blob.
+    #[must_use]
+    pub fn path(&self, id: &str) -> PathBuf {
+        let shard = id.get(..2).unwrap_or("00");
+        self.blobs.join(shard).join(id)
+    }
+
+    /// Streams `body` in, computing MD5, CRC64NVME and `extra` in one pass.
+    /// Bodies up to `inline_max` bytes stay in memory; longer ones go to a
+    /// temporary file, fsynced before this returns. A body longer than
+    /// `limit` fails with [`BlobError::TooLarge`].
+    ///
+    /// # Errors
+    /// The body failed, was too large, or the disk failed.
+    ///
+    /// # Cancel safety
+    /// Dropping the future removes the temporary file.
+    pub async fn stage<S>(
+        &self,
+        mut body: S,
+        extra: ChecksumSet,
+        inline_max: usize,
+        limit: u64,
+    ) -> Result<Staged, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+    {
+        let mut hasher = Hasher::new(extra);
+        let mut size: u64 = 0;
+        let mut buf = BytesMut::new();
+        // Memory phase.
+        loop {
+            match body.next().await {
+                None => {
+                    let digests = hasher.finish();
+                    return Ok(Staged {
+                        size,
+                        digests,
+                        data: StagedData::Inline(buf.freeze()),
+                    });
+                }
+                Some(Err(e)) => return Err(BlobError::Body(e)),
+                Some(Ok(chunk)) => {
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Err(BlobError::TooLarge { limit });
+                    }
+                    hasher.update(&chunk);
+                    buf.extend_from_slice(&chunk);
+                    if buf.len() > inline_max {
+                        break;
+                    }
+                }
+            }
+        }
+        // File phase: the guard removes the file if we fail or are dropped.
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let tmp = self.tmp.join(&id);
+        let mut staged = Staged {
+            size,
+            digests: Digests {
+                md5: [0; 16],
+                checksums: crate::Checksums::default(),
+            },
+            data: StagedData::File {
+                id,
+                tmp: tmp.clone(),
+                published: false,
+            },
+        };
+        let mut file = Some(
+            tokio::task::spawn_blocking(move || std::fs::File::create_new(&tmp))
+                .await
+                .map_err(join_err)??,
+        );
+        let mut pending = buf.freeze();
+        loop {
+            let next = if pending.len() >= WRITE_CHUNK {
+                None
+            } else {
+                body.next().await
+            };
+            let end = match next {
+                None => true,
+                Some(Err(e)) => return Err(BlobError::Body(e)),
+                Some(Ok(chunk)) => {
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Err(BlobError::TooLarge { limit });
+                    }
+                    hasher.update(&chunk);
+                    if pending.is_empty() {
+                        pending = chunk;
+                    } else {
+                        let mut m = BytesMut::with_capacity(pending.len() + chunk.len());
+                        m.extend_from_slice(&pending);
+                        m.extend_from_slice(&chunk);
+                        pending = m.freeze();
+                    }
+                    false
+                }
+            };
+            if pending.len() >= WRITE_CHUNK || (end && !pending.is_empty()) {
+                let data = std::mem::take(&mut pending);
+                let mut f = file
+                    .take()
+                    .ok_or_else(|| BlobError::Io(std::io::Error::other("file lost")))?;
+                f = tokio::task::spawn_blocking(move || f.write_all(&data).map(|()| f))
+                    .await
+                    .map_err(join_err)??;
+                file = Some(f);
+            }
+            if end {
+                break;
+            }
+        }
+        let f = file
+            .take()
+            .ok_or_else(|| BlobError::Io(std::io::Error::other("file lost")))?;
+        tokio::task::spawn_blocking(move || f.sync_all())
+            .await
+            .map_err(join_err)??;
+        staged.size = size;
+        staged.digests = hasher.finish();
+        Ok(staged)
+    }
+
+    /// Publishes a staged file under its blob id: rename into `blobs/` and
+    /// fsync the directory, so the blob survives a crash once metadata names
+    /// it. Returns the blob id, or `None` for inline data.
+    ///
+    /// # Errors
+    /// The rename or the directory sync failed.
+    pub async fn publish(&self, staged: &mut Staged) -> Result<Option<String>, BlobError> {
+        let StagedData::File { id, tmp, published } = &mut staged.data else {
+            return Ok(None);
+        };
+        let dest = self.path(id);
+        let tmp2 = tmp.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let dir = dest.parent().unwrap_or(Path::new("."));
+            if !dir.exists() {
+                std::fs::create_dir_all(dir)?;
+                fsync_dir(dir.parent().unwrap_or(Path::new(".")))?;
+            }
+            std::fs::rename(&tmp2, &dest)?;
+            fsync_dir(dir)
+        })
+        .await
+        .map_err(join_err)??;
+        *published = true;
+        Ok(Some(id.clone()))
+    }
+
+    /// Removes a published blob (garbage collection). A missing file is fine.
+    ///
+    /// # Errors
+    /// The file exists but cannot be removed.
+    pub async fn remove(&self, id: &str) -> Result<(), BlobError> {
+        let path = self.path(id);
+        tokio::task::spawn_blocking(move || match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BlobError::from(e)),
+        })
+        .await
+        .map_err(join_err)?
+    }
+
+    /// Checks the data folder takes writes (readiness probe): creates,
+    /// writes and removes a small file in `tmp/`.
+    ///
+    /// # Errors
+    /// The folder is not writable.
+    pub async fn probe(&self) -> Result<(), BlobError> {
+        let path = self
+            .tmp
+            .join(format!("probe-{}", uuid::Uuid::new_v4().simple()));
+        tokio::task::spawn_blocking(move || {
+            std::fs::write(&path, b"ok")?;
+            std::fs::remove_file(&path)
+        })
+        .await
+        .map_err(join_err)??;
+        Ok(())
+    }
+}
+
+pub(crate) fn join_err(e: tokio::task::JoinError) -> BlobError {
+    BlobError::Io(std::io::Error::other(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(
+        parts: Vec<&'static [u8]>,
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p))))
+    }
+
+    #[tokio::test]
+    async fn small_bodies_stay_inline_large_go_to_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let s = store
+            .stage(body(vec![b"abc"]), ChecksumSet::default(), 8, u64::MAX)
+            .await
+            .unwrap();
+        assert!(matches!(s.data, StagedData::Inline(ref b) if b.as_ref() == b"abc"));
+        let mut s = store
+            .stage(
+                body(vec![b"0123456789", b"abc"]),
+                ChecksumSet::default(),
+                8,
+                u64::MAX,
+            )
+            .await
+            .unwrap();
+        assert_eq!(s.size, 13);
+        let id = store.publish(&mut s).await.unwrap().unwrap();
+        assert_eq!(std::fs::read(store.path(&id)).unwrap(), b"0123456789abc");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_body_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let parts: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"0123456789")),
+            Err(std::io::Error::other("reset")),
+        ];
+        let r = store
+            .stage(
+                futures::stream::iter(parts),
+                ChecksumSet::default(),
+                4,
+                u64::MAX,
+            )
+            .await;
+        assert!(matches!(r, Err(BlobError::Body(_))));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+}

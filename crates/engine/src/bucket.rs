@@ -1,0 +1,69 @@
+//! Bucket operations.
+
+use almacen_meta::{BucketRow, WriteOp};
+
+use crate::object::BucketInfo;
+use crate::{Engine, EngineError, now_ms, validate_bucket_name};
+
+impl Engine {
+    /// Creates a bucket.
+    ///
+    /// # Errors
+    /// `InvalidBucketName`, `BucketAlreadyOwnedByYou`.
+    pub async fn create_bucket(&self, name: &str, region: Option<&str>) -> Result<(), EngineError> {
+        validate_bucket_name(name)?;
+        self.commit(vec![WriteOp::CreateBucket(BucketRow {
+            name: name.to_owned(),
+            created_ms: now_ms(),
+            region: region.unwrap_or(&self.region).to_owned(),
+            attrs: Vec::new(),
+        })])
+        .await
+    }
+
+    /// Looks a bucket up.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn bucket(&self, name: &str) -> Result<BucketInfo, EngineError> {
+        let row = self
+            .meta
+            .get_bucket(name)
+            .await?
+            .ok_or(EngineError::NoSuchBucket)?;
+        Ok(BucketInfo {
+            name: row.name,
+            created_ms: row.created_ms,
+            region: row.region,
+        })
+    }
+
+    /// Every bucket, by name.
+    ///
+    /// # Errors
+    /// The metadata store failed.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, EngineError> {
+        Ok(self
+            .meta
+            .list_buckets()
+            .await?
+            .into_iter()
+            .map(|r| BucketInfo {
+                name: r.name,
+                created_ms: r.created_ms,
+                region: r.region,
+            })
+            .collect())
+    }
+
+    /// Deletes an empty bucket (no objects and no multipart uploads).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, `BucketNotEmpty`.
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), EngineError> {
+        self.commit(vec![WriteOp::DeleteBucket {
+            name: name.to_owned(),
+        }])
+        .await
+    }
+}

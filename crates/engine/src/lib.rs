@@ -1,0 +1,140 @@
+//! The object engine of almacen: S3's data model (buckets, objects,
+//! multipart uploads, listings) over a [`MetaStore`] and a [`BlobStore`].
+//!
+//! Every write follows one protocol (see docs/design.md):
+//! 1. check what can be checked before reading the body (bucket exists, key valid);
+//! 2. *stage* the body: bytes to memory or a temporary file, every digest in one pass;
+//! 3. the caller verifies the client's digests against the staged ones;
+//! 4. *publish* the blob (fsync, rename, fsync dir) and *commit* the metadata
+//!    row in the group-committed metadata store. Only then is the write acknowledged.
+//!
+//! Replaced and deleted blobs are released to a garbage table in the same
+//! transaction and removed by [`Engine::collect_garbage`] after a grace
+//! period, so readers that looked up the old row can finish.
+#![forbid(unsafe_code)]
+
+mod attrs;
+mod bucket;
+mod error;
+mod multipart;
+mod names;
+mod object;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use almacen_blob::BlobStore;
+pub use almacen_blob::{Algorithm, ByteStream, ChecksumSet, Checksums, Digests, Staged};
+pub use almacen_meta::{
+    ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery,
+};
+use almacen_meta::{MetaError, SqliteStore, WriteOp};
+pub use attrs::{ChecksumType, ContentHeaders, ObjectAttrs, UploadAttrs};
+pub use error::EngineError;
+pub use multipart::{CompletePart, CompletedUpload, PartInfo, UploadInfo};
+pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
+pub use object::{BucketInfo, ObjectInfo, PutCondition};
+
+/// Largest object a single PUT (or copy) may create: 5 GiB, as S3.
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Smallest size of a part that is not the last one: 5 MiB.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Objects up to this size live inline in their metadata row.
+pub const INLINE_MAX: usize = 128 * 1024;
+/// How long released blobs stay on disk before garbage collection removes them.
+pub const GC_GRACE_MS: i64 = 5 * 60 * 1000;
+
+/// The engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    meta: Arc<dyn MetaStore>,
+    blobs: BlobStore,
+    region: String,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// Opens the engine on a data folder with the embedded metadata store
+    /// (`DATA/meta.db`) and blob area (`DATA/blobs`, `DATA/tmp`).
+    ///
+    /// # Errors
+    /// The folder cannot be created or written, or the store does not open.
+    pub fn open(data_dir: &Path, region: &str) -> Result<Self, EngineError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            EngineError::Internal(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let blobs = BlobStore::open(data_dir)?;
+        let meta = SqliteStore::open(&data_dir.join("meta.db"))
+            .map_err(|e| EngineError::Internal(format!("cannot open metadata store: {e}")))?;
+        Ok(Self::with_stores(Arc::new(meta), blobs, region))
+    }
+
+    /// Builds an engine over explicit stores (another metadata backend, tests).
+    #[must_use]
+    pub fn with_stores(meta: Arc<dyn MetaStore>, blobs: BlobStore, region: &str) -> Self {
+        Self {
+            meta,
+            blobs,
+            region: region.to_owned(),
+        }
+    }
+
+    /// The region this server answers for.
+    #[must_use]
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Whether the server can serve: metadata readable and the data folder writable.
+    ///
+    /// # Errors
+    /// Whichever check failed.
+    pub async fn ready(&self) -> Result<(), EngineError> {
+        self.meta.ping().await?;
+        self.blobs.probe().await?;
+        Ok(())
+    }
+
+    /// Removes blobs released more than `grace_ms` ago. Returns how many.
+    ///
+    /// # Errors
+    /// The metadata store failed; files that cannot be removed are retried next time.
+    pub async fn collect_garbage(&self, grace_ms: i64) -> Result<usize, EngineError> {
+        let mut total = 0;
+        loop {
+            let ids = self.meta.garbage(now_ms() - grace_ms, 500).await?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let mut done = Vec::with_capacity(ids.len());
+            for id in ids {
+                match self.blobs.remove(&id).await {
+                    Ok(()) => done.push(id),
+                    Err(e) => tracing::warn!(blob = %id, error = %e, "cannot remove garbage blob"),
+                }
+            }
+            if done.is_empty() {
+                return Ok(total);
+            }
+            total += done.len();
+            self.meta.commit(vec![WriteOp::ForgetGarbage(done)]).await?;
+        }
+    }
+
+    async fn commit(&self, ops: Vec<WriteOp>) -> Result<(), EngineError> {
+        self.meta.commit(ops).await.map_err(|e| match e {
+            MetaError::Storage(ref s) => {
+                tracing::error!(error = %s, "metadata commit failed");
+                EngineError::from(e)
+            }
+            other => EngineError::from(other),
+        })
+    }
+}

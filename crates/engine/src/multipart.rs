@@ -1,0 +1,378 @@
+//! Multipart uploads. Each part is its own blob and its own metadata row;
+//! completing an upload writes no object bytes: the object row simply names
+//! the part blobs in order.
+
+use almacen_blob::{Algorithm, Checksums, Staged, StagedData};
+use almacen_meta::{PartRow, UploadListQuery, UploadRow, WriteOp};
+use md5::Digest as _;
+
+use crate::{
+    ChecksumType, Engine, EngineError, MIN_PART_SIZE, ObjectAttrs, ObjectInfo, PutCondition,
+    UploadAttrs, now_ms, validate_key,
+};
+
+/// S3's limit on part numbers.
+pub const MAX_PARTS: u32 = 10_000;
+
+/// A multipart upload.
+#[derive(Debug, Clone)]
+pub struct UploadInfo {
+    /// Bucket.
+    pub bucket: String,
+    /// Key of the object it creates.
+    pub key: String,
+    /// Upload id.
+    pub upload_id: String,
+    /// Initiation time, ms since the epoch.
+    pub initiated_ms: i64,
+    /// Headers and checksum settings for the final object.
+    pub attrs: UploadAttrs,
+}
+
+impl UploadInfo {
+    fn from_row(row: UploadRow) -> Result<Self, EngineError> {
+        Ok(Self {
+            attrs: UploadAttrs::decode(&row.attrs)?,
+            bucket: row.bucket,
+            key: row.key,
+            upload_id: row.upload_id,
+            initiated_ms: row.initiated_ms,
+        })
+    }
+}
+
+/// An uploaded part.
+#[derive(Debug, Clone)]
+pub struct PartInfo {
+    /// Part number.
+    pub number: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Upload time, ms since the epoch.
+    pub mtime_ms: i64,
+    /// Checksums computed over the part.
+    pub checksums: Checksums,
+    blob: String,
+}
+
+impl PartInfo {
+    fn from_row(row: PartRow) -> Self {
+        Self {
+            number: row.part_number,
+            size: row.size,
+            etag: row.etag,
+            mtime_ms: row.mtime_ms,
+            checksums: serde_json::from_slice(&row.attrs).unwrap_or_default(),
+            blob: row.blob,
+        }
+    }
+}
+
+/// A part as named in CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct CompletePart {
+    /// Part number.
+    pub number: u32,
+    /// ETag as sent (quotes allowed).
+    pub etag: String,
+    /// Checksums the client sent for the part, if any.
+    pub checksums: Checksums,
+}
+
+/// The outcome of CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct CompletedUpload {
+    /// The new object.
+    pub object: ObjectInfo,
+}
+
+fn unquote(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+impl Engine {
+    /// Starts a multipart upload; returns its id.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, invalid key, metadata too large.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        attrs: UploadAttrs,
+    ) -> Result<String, EngineError> {
+        validate_key(key)?;
+        attrs.headers.check_size()?;
+        let upload_id = uuid::Uuid::new_v4().simple().to_string();
+        self.commit(vec![WriteOp::CreateUpload(UploadRow {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: upload_id.clone(),
+            initiated_ms: now_ms(),
+            attrs: attrs.encode(),
+        })])
+        .await?;
+        Ok(upload_id)
+    }
+
+    /// Looks an upload up.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, `NoSuchUpload`.
+    pub async fn upload(&self, bucket: &str, upload_id: &str) -> Result<UploadInfo, EngineError> {
+        match self.meta.get_upload(bucket, upload_id).await? {
+            Some(row) => UploadInfo::from_row(row),
+            None => {
+                self.check_bucket(bucket).await?;
+                Err(EngineError::NoSuchUpload)
+            }
+        }
+    }
+
+    /// Stores a staged part, replacing an earlier part with the same number.
+    ///
+    /// # Errors
+    /// `NoSuchUpload` (also when the upload ended meanwhile), invalid part number.
+    pub async fn commit_part(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+        number: u32,
+        mut staged: Staged,
+    ) -> Result<PartInfo, EngineError> {
+        if !(1..=MAX_PARTS).contains(&number) {
+            return Err(EngineError::InvalidArgument(format!(
+                "Part number must be an integer between 1 and {MAX_PARTS}, inclusive"
+            )));
+        }
+        // Parts are always files: completion names blobs, never inline bytes.
+        if let StagedData::Inline(bytes) = &staged.data {
+            let bytes = bytes.clone();
+            let digests = staged.digests.clone();
+            staged = self
+                .blobs
+                .stage(
+                    Box::pin(futures::stream::once(async move { Ok(bytes) })),
+                    almacen_blob::ChecksumSet::default(),
+                    0,
+                    u64::MAX,
+                )
+                .await?;
+            staged.digests = digests;
+        }
+        let blob = self
+            .blobs
+            .publish(&mut staged)
+            .await?
+            .ok_or_else(|| EngineError::Internal("part was not staged to a file".into()))?;
+        let row = PartRow {
+            upload_id: upload_id.to_owned(),
+            part_number: number,
+            size: staged.size,
+            etag: hex::encode(staged.digests.md5),
+            mtime_ms: now_ms(),
+            blob,
+            attrs: serde_json::to_vec(&staged.digests.checksums).unwrap_or_default(),
+        };
+        let info = PartInfo::from_row(row.clone());
+        self.commit(vec![WriteOp::PutPart {
+            bucket: bucket.to_owned(),
+            row,
+        }])
+        .await?;
+        Ok(info)
+    }
+
+    /// Parts numbered above `after`, at most `max`.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<Vec<PartInfo>, EngineError> {
+        Ok(self
+            .meta
+            .list_parts(upload_id, after, max)
+            .await?
+            .into_iter()
+            .map(PartInfo::from_row)
+            .collect())
+    }
+
+    /// Completes an upload: checks the named parts, computes the multipart
+    /// ETag (`md5(concat(part md5s))-N`) and checksum, and commits the object.
+    ///
+    /// # Errors
+    /// `NoSuchUpload`, `InvalidPart`, `InvalidPartOrder`, `EntityTooSmall`,
+    /// `MalformedXml` (no parts), `PreconditionFailed`.
+    pub async fn complete_upload(
+        &self,
+        upload: &UploadInfo,
+        parts: &[CompletePart],
+        condition: Option<PutCondition>,
+        expected_size: Option<u64>,
+    ) -> Result<ObjectInfo, EngineError> {
+        if parts.is_empty() {
+            return Err(EngineError::MalformedXml(
+                "The XML you provided was not well-formed or did not validate against our published schema".into(),
+            ));
+        }
+        if parts.windows(2).any(|w| w[0].number >= w[1].number) {
+            return Err(EngineError::InvalidPartOrder);
+        }
+        let stored = self
+            .list_parts(&upload.upload_id, 0, MAX_PARTS as usize)
+            .await?;
+        let mut chosen: Vec<&PartInfo> = Vec::with_capacity(parts.len());
+        for p in parts {
+            let found = stored
+                .iter()
+                .find(|s| s.number == p.number)
+                .filter(|s| s.etag == unquote(&p.etag));
+            let Some(found) = found else {
+                return Err(EngineError::InvalidPart(
+                    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.".into(),
+                ));
+            };
+            for (a, v) in p.checksums.iter() {
+                if found.checksums.get(a).is_some_and(|mine| mine != v) {
+                    return Err(EngineError::InvalidPart(format!(
+                        "The {} checksum of part {} does not match the uploaded part",
+                        a.name(),
+                        p.number
+                    )));
+                }
+            }
+            chosen.push(found);
+        }
+        if chosen[..chosen.len() - 1]
+            .iter()
+            .any(|p| p.size < MIN_PART_SIZE)
+        {
+            return Err(EngineError::EntityTooSmall);
+        }
+        let size: u64 = chosen.iter().map(|p| p.size).sum();
+        if let Some(expected) = expected_size
+            && expected != size
+        {
+            return Err(EngineError::InvalidRequest(format!(
+                "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {size}"
+            )));
+        }
+        let mut md5 = md5::Md5::new();
+        for p in &chosen {
+            md5.update(hex::decode(&p.etag).unwrap_or_default());
+        }
+        let n = chosen.len();
+        let etag = format!("{}-{n}", hex::encode(md5.finalize()));
+
+        let algorithm = upload
+            .attrs
+            .checksum_algorithm
+            .unwrap_or(Algorithm::Crc64Nvme);
+        let ctype = upload
+            .attrs
+            .checksum_type
+            .unwrap_or(if algorithm == Algorithm::Crc64Nvme {
+                ChecksumType::FullObject
+            } else {
+                ChecksumType::Composite
+            });
+        let mut checksums = Checksums::default();
+        let raw: Option<Vec<Vec<u8>>> = chosen
+            .iter()
+            .map(|p| p.checksums.get_raw(algorithm))
+            .collect();
+        if let Some(raw) = raw {
+            match ctype {
+                ChecksumType::Composite => {
+                    let joined: Vec<u8> = raw.concat();
+                    let digest = algorithm.digest(&joined);
+                    let b64 = {
+                        let mut c = Checksums::default();
+                        c.set_raw(algorithm, &digest);
+                        c.get(algorithm).unwrap_or_default().to_owned()
+                    };
+                    checksums.set(algorithm, Some(format!("{b64}-{n}")));
+                }
+                ChecksumType::FullObject => {
+                    let mut acc = raw[0].clone();
+                    for (r, p) in raw.iter().zip(&chosen).skip(1) {
+                        acc = algorithm.combine(&acc, r, p.size).ok_or_else(|| {
+                            EngineError::InvalidRequest(format!(
+                                "The {} checksum algorithm cannot form a full-object checksum",
+                                algorithm.name()
+                            ))
+                        })?;
+                    }
+                    checksums.set_raw(algorithm, &acc);
+                }
+            }
+        }
+        let attrs = ObjectAttrs {
+            v: 0,
+            headers: upload.attrs.headers.clone(),
+            checksums,
+            checksum_algorithm: upload.attrs.checksum_algorithm,
+            checksum_type: Some(ctype),
+            part_sizes: chosen.iter().map(|p| p.size).collect(),
+        };
+        let row = almacen_meta::ObjectRow {
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+            version_id: "null".into(),
+            size,
+            etag,
+            mtime_ms: now_ms(),
+            attrs: attrs.encode(),
+            inline: None,
+            blobs: chosen.iter().map(|p| p.blob.clone()).collect(),
+        };
+        let used = chosen.iter().map(|p| (p.number, p.blob.clone())).collect();
+        let info = ObjectInfo::from_row(row.clone())?;
+        self.commit(vec![WriteOp::CompleteUpload {
+            upload_id: upload.upload_id.clone(),
+            row,
+            used,
+            condition: condition.map(Into::into),
+        }])
+        .await?;
+        Ok(info)
+    }
+
+    /// Aborts an upload and releases its parts.
+    ///
+    /// # Errors
+    /// `NoSuchUpload`.
+    pub async fn abort_upload(&self, bucket: &str, upload_id: &str) -> Result<(), EngineError> {
+        self.commit(vec![WriteOp::AbortUpload {
+            bucket: bucket.to_owned(),
+            upload_id: upload_id.to_owned(),
+        }])
+        .await
+    }
+
+    /// One page of uploads in progress.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        query: UploadListQuery,
+    ) -> Result<(Vec<UploadInfo>, Vec<String>, bool), EngineError> {
+        self.check_bucket(bucket).await?;
+        let page = self.meta.list_uploads(bucket, query).await?;
+        let uploads = page
+            .uploads
+            .into_iter()
+            .map(UploadInfo::from_row)
+            .collect::<Result<_, _>>()?;
+        Ok((uploads, page.common_prefixes, page.truncated))
+    }
+}

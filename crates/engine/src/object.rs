@@ -1,0 +1,283 @@
+//! Object operations: staged puts, reads, deletes, copies and listings.
+
+use almacen_blob::{ByteStream, ChecksumSet, Segment, Staged, StagedData, read_segments};
+use almacen_meta::{Condition, ListPage, ListQuery, ObjectRow, WriteOp};
+use bytes::Bytes;
+use futures::Stream;
+
+use crate::{Engine, EngineError, MAX_PUT_SIZE, ObjectAttrs, now_ms, validate_key};
+
+/// A bucket as listed.
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    /// Name.
+    pub name: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+    /// Region it was created in.
+    pub region: String,
+}
+
+/// A precondition of a write, evaluated atomically with the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutCondition {
+    /// `If-None-Match: *`.
+    IfNoneMatchAny,
+    /// `If-Match: etag` (unquoted; `*` for any).
+    IfMatch(String),
+}
+
+impl From<PutCondition> for Condition {
+    fn from(c: PutCondition) -> Self {
+        match c {
+            PutCondition::IfNoneMatchAny => Self::IfNoneMatchAny,
+            PutCondition::IfMatch(e) => Self::IfMatch(e),
+        }
+    }
+}
+
+/// An object as stored.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Version id ("null" while versioning is off).
+    pub version_id: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Last modified, ms since the epoch.
+    pub mtime_ms: i64,
+    /// Headers, metadata, checksums.
+    pub attrs: ObjectAttrs,
+    inline: Option<Bytes>,
+    blobs: Vec<String>,
+}
+
+impl ObjectInfo {
+    pub(crate) fn from_row(row: ObjectRow) -> Result<Self, EngineError> {
+        Ok(Self {
+            attrs: ObjectAttrs::decode(&row.attrs)?,
+            bucket: row.bucket,
+            key: row.key,
+            version_id: row.version_id,
+            size: row.size,
+            etag: row.etag,
+            mtime_ms: row.mtime_ms,
+            inline: row.inline.map(Bytes::from),
+            blobs: row.blobs,
+        })
+    }
+
+    /// Number of parts for a multipart object, `None` for a single-part one.
+    #[must_use]
+    pub fn parts_count(&self) -> Option<usize> {
+        (!self.attrs.part_sizes.is_empty()).then_some(self.attrs.part_sizes.len())
+    }
+
+    /// Byte range `(start, len)` of part `n` (1-based). A single-part object
+    /// has exactly one part, the whole object.
+    #[must_use]
+    pub fn part_range(&self, n: usize) -> Option<(u64, u64)> {
+        if self.attrs.part_sizes.is_empty() {
+            return (n == 1).then_some((0, self.size));
+        }
+        let start: u64 = self.attrs.part_sizes.iter().take(n.checked_sub(1)?).sum();
+        self.attrs.part_sizes.get(n - 1).map(|len| (start, *len))
+    }
+
+    fn segments(&self) -> Vec<Segment> {
+        if self.blobs.len() == 1 {
+            return vec![Segment {
+                blob: self.blobs[0].clone(),
+                size: self.size,
+            }];
+        }
+        self.blobs
+            .iter()
+            .zip(&self.attrs.part_sizes)
+            .map(|(b, s)| Segment {
+                blob: b.clone(),
+                size: *s,
+            })
+            .collect()
+    }
+}
+
+impl Engine {
+    /// Fails with `NoSuchBucket` unless the bucket exists; called before a
+    /// body is read so that a missing bucket costs no upload.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn check_bucket(&self, bucket: &str) -> Result<(), EngineError> {
+        self.meta
+            .get_bucket(bucket)
+            .await?
+            .ok_or(EngineError::NoSuchBucket)?;
+        Ok(())
+    }
+
+    /// Stages a body (see [`almacen_blob::BlobStore::stage`]), computing MD5,
+    /// CRC64NVME and `extra`.
+    ///
+    /// # Errors
+    /// The body failed or exceeded `limit`; the disk failed.
+    pub async fn stage<S>(
+        &self,
+        body: S,
+        extra: ChecksumSet,
+        limit: u64,
+    ) -> Result<Staged, EngineError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+    {
+        Ok(self
+            .blobs
+            .stage(body, extra, crate::INLINE_MAX, limit)
+            .await?)
+    }
+
+    /// Publishes a staged body and commits it as the object `bucket/key`.
+    /// The ETag is the body's MD5; `attrs.checksums` gets every computed checksum.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, `PreconditionFailed`, `NoSuchKey` (If-Match on a
+    /// missing key), disk and store failures.
+    pub async fn commit_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut staged: Staged,
+        mut attrs: ObjectAttrs,
+        condition: Option<PutCondition>,
+    ) -> Result<ObjectInfo, EngineError> {
+        validate_key(key)?;
+        attrs.headers.check_size()?;
+        for (a, v) in staged.digests.checksums.iter() {
+            if attrs.checksums.get(a).is_none() {
+                attrs.checksums.set(a, Some(v.to_owned()));
+            }
+        }
+        let blob = self.blobs.publish(&mut staged).await?;
+        let inline = match &staged.data {
+            StagedData::Inline(b) => Some(b.to_vec()),
+            StagedData::File { .. } => None,
+        };
+        let row = ObjectRow {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: "null".into(),
+            size: staged.size,
+            etag: hex::encode(staged.digests.md5),
+            mtime_ms: now_ms(),
+            attrs: attrs.encode(),
+            inline,
+            blobs: blob.into_iter().collect(),
+        };
+        let info = ObjectInfo::from_row(row.clone())?;
+        self.commit(vec![WriteOp::PutObject {
+            row,
+            condition: condition.map(Into::into),
+        }])
+        .await?;
+        Ok(info)
+    }
+
+    /// Looks an object up.
+    ///
+    /// # Errors
+    /// `NoSuchKey`, or `NoSuchBucket` when the bucket is missing.
+    pub async fn object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, EngineError> {
+        match self.meta.get_object(bucket, key).await? {
+            Some(row) => ObjectInfo::from_row(row),
+            None => {
+                self.check_bucket(bucket).await?;
+                Err(EngineError::NoSuchKey)
+            }
+        }
+    }
+
+    /// Streams `len` bytes of the object from `start`.
+    #[must_use]
+    pub fn read(&self, info: &ObjectInfo, start: u64, len: u64) -> ByteStream {
+        if let Some(bytes) = &info.inline {
+            let s = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let e = usize::try_from(start.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let chunk = bytes.slice(s..e);
+            return Box::pin(futures::stream::once(async move { Ok(chunk) }));
+        }
+        read_segments(&self.blobs, info.segments(), start, len)
+    }
+
+    /// Deletes an object; deleting a missing key succeeds, as in S3.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), EngineError> {
+        self.commit(vec![WriteOp::DeleteObject {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        }])
+        .await
+    }
+
+    /// Deletes many objects in one transaction; each key's own outcome is
+    /// the same as [`Engine::delete_object`]'s.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, store failures.
+    pub async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), EngineError> {
+        let ops = keys
+            .iter()
+            .map(|k| WriteOp::DeleteObject {
+                bucket: bucket.to_owned(),
+                key: k.clone(),
+            })
+            .collect();
+        self.commit(ops).await
+    }
+
+    /// Copies `src` to `bucket/key` with `attrs`, streaming the bytes through
+    /// a new staged blob (digests recomputed, never trusted from the source).
+    ///
+    /// # Errors
+    /// As [`Engine::commit_object`].
+    pub async fn copy_object(
+        &self,
+        src: &ObjectInfo,
+        bucket: &str,
+        key: &str,
+        attrs: ObjectAttrs,
+        extra: ChecksumSet,
+        condition: Option<PutCondition>,
+    ) -> Result<ObjectInfo, EngineError> {
+        validate_key(key)?;
+        self.check_bucket(bucket).await?;
+        let staged = self
+            .stage(self.read(src, 0, src.size), extra, MAX_PUT_SIZE)
+            .await?;
+        self.commit_object(bucket, key, staged, attrs, condition)
+            .await
+    }
+
+    /// One page of a listing (see [`ListQuery`]).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        query: ListQuery,
+    ) -> Result<ListPage, EngineError> {
+        self.check_bucket(bucket).await?;
+        Ok(self.meta.list_objects(bucket, query).await?)
+    }
+}

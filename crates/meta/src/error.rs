@@ -1,0 +1,41 @@
+//! Errors of the metadata store. Each variant is a fact the engine turns
+//! into an S3 error; storage failures keep their source.
+
+/// What can go wrong reading or committing metadata.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetaError {
+    /// The bucket named by an op does not exist.
+    #[error("no such bucket")]
+    NoSuchBucket,
+    /// CreateBucket on a name already taken.
+    #[error("bucket already exists")]
+    BucketExists,
+    /// DeleteBucket on a bucket that still holds objects or uploads.
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// The multipart upload named by an op does not exist (any more).
+    #[error("no such upload")]
+    NoSuchUpload,
+    /// A part named in CompleteMultipartUpload changed or vanished meanwhile.
+    #[error("part {0} changed or missing")]
+    InvalidPart(u32),
+    /// A conditional write's precondition did not hold.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A conditional write raced with another write to the same key.
+    #[error("conditional request conflict")]
+    ConditionalConflict,
+    /// The object named by an op does not exist.
+    #[error("no such key")]
+    NoSuchKey,
+    /// Stored bytes that do not decode: never served as valid.
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+    /// The storage engine failed.
+    #[error("metadata store: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// The writer thread is gone (shutdown or a fatal error).
+    #[error("metadata writer stopped")]
+    WriterGone,
+}

@@ -1,0 +1,78 @@
+//! The metadata store of almacen.
+//!
+//! Every fact about buckets, objects and multipart uploads lives here, in an
+//! ordered key-value layout, so that listing is a range scan and never a
+//! directory walk. Object bytes live elsewhere (the blob store); rows only
+//! name the blobs they own, so that replacing or deleting a row can hand the
+//! old blobs to garbage collection *in the same transaction*.
+//!
+//! The [`MetaStore`] trait is what the engine talks to. [`SqliteStore`] is the
+//! embedded default; a PostgreSQL implementation is planned behind the same
+//! trait. All writes go through [`MetaStore::commit`], which applies a batch of
+//! [`WriteOp`]s atomically: the SQLite implementation funnels every caller
+//! into one writer thread that group-commits whatever is waiting into one
+//! transaction (one fsync for many requests).
+#![forbid(unsafe_code)]
+
+mod error;
+mod list;
+mod sqlite;
+mod types;
+
+pub use error::MetaError;
+pub use list::{ListEntry, ListPage, ListQuery, UploadListPage, UploadListQuery};
+pub use sqlite::SqliteStore;
+pub use types::{BucketRow, Condition, ObjectRow, PartRow, UploadRow, WriteOp};
+
+/// Metadata access for the engine. Implementations must make every
+/// [`commit`](MetaStore::commit) durable before it returns `Ok`, and atomic:
+/// either every op of the batch takes effect or none does.
+#[async_trait::async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Applies `ops` atomically and durably, in order.
+    ///
+    /// # Errors
+    /// The first op that cannot apply (a missing bucket, a failed
+    /// precondition, ...) aborts the whole batch with its [`MetaError`].
+    async fn commit(&self, ops: Vec<WriteOp>) -> Result<(), MetaError>;
+
+    /// One bucket by name.
+    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError>;
+
+    /// Every bucket, sorted by name.
+    async fn list_buckets(&self) -> Result<Vec<BucketRow>, MetaError>;
+
+    /// The current object under `key`, with its inline bytes if any.
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>, MetaError>;
+
+    /// One page of objects and common prefixes in key order (inline bytes left out).
+    async fn list_objects(&self, bucket: &str, query: ListQuery) -> Result<ListPage, MetaError>;
+
+    /// One multipart upload.
+    async fn get_upload(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+    ) -> Result<Option<UploadRow>, MetaError>;
+
+    /// Parts of an upload with a number greater than `after`, at most `max`, in order.
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<Vec<PartRow>, MetaError>;
+
+    /// One page of multipart uploads in (key, upload id) order.
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        query: UploadListQuery,
+    ) -> Result<UploadListPage, MetaError>;
+
+    /// Blobs no row references any more and that were released before `before_ms`.
+    async fn garbage(&self, before_ms: i64, max: usize) -> Result<Vec<String>, MetaError>;
+
+    /// Whether the store can take writes now (for the readiness probe).
+    async fn ping(&self) -> Result<(), MetaError>;
+}

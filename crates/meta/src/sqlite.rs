@@ -1,0 +1,934 @@
+//! The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`.
+//!
+//! Writes: one writer thread owns the only writing connection. Callers send
+//! their batches over a channel; the thread takes every batch that is
+//! waiting, applies each inside its own savepoint (so one failed precondition
+//! does not undo its neighbours), commits them all in one transaction — one
+//! fsync — and answers each caller. While one commit syncs, the next batches
+//! queue up, so throughput grows with concurrency instead of being capped at
+//! one fsync per request.
+//!
+//! Reads: a small pool of read-only connections used from blocking threads;
+//! WAL lets them read the last committed state while the writer works.
+//!
+//! Layout (see docs/design.md): keys are stored as BLOBs so that SQLite's
+//! memcmp ordering is S3's byte order; every table is `WITHOUT ROWID` keyed
+//! by what it is listed by.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::list::{common_prefix, prefix_successor};
+use crate::{
+    BucketRow, Condition, ListEntry, ListPage, ListQuery, MetaError, MetaStore, ObjectRow, PartRow,
+    UploadListPage, UploadListQuery, UploadRow, WriteOp,
+};
+
+const SCHEMA_VERSION: i64 = 1;
+const READERS: usize = 4;
+const MAX_BATCH: usize = 512;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS buckets (
+    name TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    attrs BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    version_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    attrs BLOB NOT NULL,
+    inline BLOB,
+    blobs TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    upload_id TEXT NOT NULL,
+    initiated_ms INTEGER NOT NULL,
+    attrs BLOB NOT NULL,
+    PRIMARY KEY (bucket, key, upload_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS uploads_by_id ON uploads (upload_id);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL,
+    part_number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    attrs BLOB NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS garbage (
+    blob TEXT PRIMARY KEY,
+    since_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+struct Job {
+    ops: Vec<WriteOp>,
+    reply: oneshot::Sender<Result<(), MetaError>>,
+}
+
+/// SQLite-backed [`MetaStore`]; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<mpsc::Sender<Job>>,
+    readers: Mutex<Vec<Connection>>,
+    path: std::path::PathBuf,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn open_conn(path: &Path, read_only: bool) -> Result<Connection, MetaError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -16_000)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` and starts its writer thread.
+    ///
+    /// # Errors
+    /// The file cannot be opened, is not a database, or has a newer schema.
+    pub fn open(path: &Path) -> Result<Self, MetaError> {
+        let conn = open_conn(path, false)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(MetaError::Corrupt(format!(
+                "cannot enable WAL (journal_mode={mode})"
+            )));
+        }
+        conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        } else if version > SCHEMA_VERSION {
+            return Err(MetaError::Corrupt(format!(
+                "metadata schema version {version} is newer than this binary understands ({SCHEMA_VERSION})"
+            )));
+        }
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            readers.push(open_conn(path, true)?);
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("meta-writer".into())
+            .spawn(move || writer_loop(conn, &rx))
+            .map_err(|e| MetaError::Corrupt(format!("cannot start writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(tx),
+                readers: Mutex::new(readers),
+                path: path.to_path_buf(),
+            }),
+        })
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, MetaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, MetaError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .map_err(|_| MetaError::WriterGone)?
+                .pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_conn(&inner.path, true)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock()
+                && pool.len() < READERS
+            {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|_| MetaError::WriterGone)?
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = commit_batch(&mut conn, &batch);
+        for (job, result) in batch.into_iter().zip(results) {
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<(), MetaError>> {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            return batch
+                .iter()
+                .map(|_| Err(MetaError::Storage(clone_err(&e))))
+                .collect();
+        }
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = (|| {
+            let sp = tx.savepoint()?;
+            for op in &job.ops {
+                apply(&sp, op)?;
+            }
+            sp.commit()?;
+            Ok(())
+        })();
+        results.push(result);
+    }
+    if let Err(e) = tx.commit() {
+        tracing::error!(error = %e, "metadata commit failed");
+        return batch
+            .iter()
+            .map(|_| Err(MetaError::Storage(clone_err(&e))))
+            .collect();
+    }
+    results
+}
+
+fn clone_err(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            rusqlite::Error::SqliteFailure(*code, msg.clone())
+        }
+        other => rusqlite::Error::ToSqlConversionFailure(other.to_string().into()),
+    }
+}
+
+fn bucket_exists(tx: &Connection, name: &str) -> Result<bool, MetaError> {
+    Ok(tx
+        .query_row("SELECT 1 FROM buckets WHERE name = ?1", [name], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn release(tx: &Connection, blobs: &str) -> Result<(), MetaError> {
+    let now = now_ms();
+    for blob in blobs.split('\n').filter(|b| !b.is_empty()) {
+        tx.execute(
+            "INSERT OR IGNORE INTO garbage (blob, since_ms) VALUES (?1, ?2)",
+            params![blob, now],
+        )?;
+    }
+    Ok(())
+}
+
+fn check_condition(
+    tx: &Connection,
+    bucket: &str,
+    key: &str,
+    cond: Option<&Condition>,
+) -> Result<(), MetaError> {
+    let Some(cond) = cond else { return Ok(()) };
+    let current: Option<String> = tx
+        .query_row(
+            "SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match (cond, current) {
+        (Condition::IfNoneMatchAny, None) => Ok(()),
+        (Condition::IfNoneMatchAny, Some(_)) => Err(MetaError::PreconditionFailed),
+        (Condition::IfMatch(_), None) => Err(MetaError::NoSuchKey),
+        (Condition::IfMatch(want), Some(etag)) if want == "*" || *want == etag => Ok(()),
+        (Condition::IfMatch(_), Some(_)) => Err(MetaError::PreconditionFailed),
+    }
+}
+
+fn put_object_row(tx: &Connection, row: &ObjectRow) -> Result<(), MetaError> {
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT blobs FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![row.bucket, row.key.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(old) = old {
+        release(tx, &old)?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO objects (bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            row.bucket,
+            row.key.as_bytes(),
+            row.version_id,
+            i64::try_from(row.size).unwrap_or(i64::MAX),
+            row.etag,
+            row.mtime_ms,
+            row.attrs,
+            row.inline,
+            row.blobs.join("\n"),
+        ],
+    )?;
+    Ok(())
+}
+
+fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
+    match op {
+        WriteOp::CreateBucket(b) => {
+            if bucket_exists(tx, &b.name)? {
+                return Err(MetaError::BucketExists);
+            }
+            tx.execute(
+                "INSERT INTO buckets (name, created_ms, region, attrs) VALUES (?1, ?2, ?3, ?4)",
+                params![b.name, b.created_ms, b.region, b.attrs],
+            )?;
+        }
+        WriteOp::SetBucketAttrs { name, attrs } => {
+            let n = tx.execute(
+                "UPDATE buckets SET attrs = ?2 WHERE name = ?1",
+                params![name, attrs],
+            )?;
+            if n == 0 {
+                return Err(MetaError::NoSuchBucket);
+            }
+        }
+        WriteOp::DeleteBucket { name } => {
+            if !bucket_exists(tx, name)? {
+                return Err(MetaError::NoSuchBucket);
+            }
+            let busy = tx
+                .query_row(
+                    "SELECT 1 FROM objects WHERE bucket = ?1 UNION ALL SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1",
+                    [name],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if busy {
+                return Err(MetaError::BucketNotEmpty);
+            }
+            tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
+        }
+        WriteOp::PutObject { row, condition } => {
+            if !bucket_exists(tx, &row.bucket)? {
+                return Err(MetaError::NoSuchBucket);
+            }
+            check_condition(tx, &row.bucket, &row.key, condition.as_ref())?;
+            put_object_row(tx, row)?;
+        }
+        WriteOp::DeleteObject { bucket, key } => {
+            if !bucket_exists(tx, bucket)? {
+                return Err(MetaError::NoSuchBucket);
+            }
+            let old: Option<String> = tx
+                .query_row(
+                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blobs",
+                    params![bucket, key.as_bytes()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(old) = old {
+                release(tx, &old)?;
+            }
+        }
+        WriteOp::CreateUpload(u) => {
+            if !bucket_exists(tx, &u.bucket)? {
+                return Err(MetaError::NoSuchBucket);
+            }
+            tx.execute(
+                "INSERT INTO uploads (bucket, key, upload_id, initiated_ms, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![u.bucket, u.key.as_bytes(), u.upload_id, u.initiated_ms, u.attrs],
+            )?;
+        }
+        WriteOp::PutPart { bucket, row } => {
+            let owner: Option<String> = tx
+                .query_row(
+                    "SELECT bucket FROM uploads WHERE upload_id = ?1",
+                    [&row.upload_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if owner.as_deref() != Some(bucket.as_str()) {
+                return Err(MetaError::NoSuchUpload);
+            }
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2",
+                    params![row.upload_id, row.part_number],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(old) = old {
+                release(tx, &old)?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, mtime_ms, blob, attrs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    row.upload_id,
+                    row.part_number,
+                    i64::try_from(row.size).unwrap_or(i64::MAX),
+                    row.etag,
+                    row.mtime_ms,
+                    row.blob,
+                    row.attrs
+                ],
+            )?;
+        }
+        WriteOp::CompleteUpload {
+            upload_id,
+            row,
+            used,
+            condition,
+        } => {
+            let owner: Option<(String, Vec<u8>)> = tx
+                .query_row(
+                    "SELECT bucket, key FROM uploads WHERE upload_id = ?1",
+                    [upload_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if owner.as_ref() != Some(&(row.bucket.clone(), row.key.as_bytes().to_vec())) {
+                return Err(MetaError::NoSuchUpload);
+            }
+            check_condition(tx, &row.bucket, &row.key, condition.as_ref())?;
+            let mut stmt =
+                tx.prepare_cached("SELECT part_number, blob FROM parts WHERE upload_id = ?1")?;
+            let parts: Vec<(u32, String)> = stmt
+                .query_map([upload_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            drop(stmt);
+            for (number, blob) in used {
+                if !parts.iter().any(|(n, b)| n == number && b == blob) {
+                    return Err(MetaError::InvalidPart(*number));
+                }
+            }
+            for (number, blob) in &parts {
+                if !used.iter().any(|(n, _)| n == number) {
+                    release(tx, blob)?;
+                }
+            }
+            tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
+            tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
+            put_object_row(tx, row)?;
+        }
+        WriteOp::AbortUpload { bucket, upload_id } => {
+            let owner: Option<String> = tx
+                .query_row(
+                    "SELECT bucket FROM uploads WHERE upload_id = ?1",
+                    [upload_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if owner.as_deref() != Some(bucket.as_str()) {
+                return Err(MetaError::NoSuchUpload);
+            }
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM parts WHERE upload_id = ?1 RETURNING blob")?;
+            let blobs: Vec<String> = stmt
+                .query_map([upload_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            drop(stmt);
+            for blob in blobs {
+                release(tx, &blob)?;
+            }
+            tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
+        }
+        WriteOp::ForgetGarbage(blobs) => {
+            for blob in blobs {
+                tx.execute("DELETE FROM garbage WHERE blob = ?1", [blob])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn object_from_row(r: &rusqlite::Row<'_>, with_inline: bool) -> rusqlite::Result<ObjectRow> {
+    let key: Vec<u8> = r.get(1)?;
+    let blobs: String = r.get(8)?;
+    let size: i64 = r.get(3)?;
+    Ok(ObjectRow {
+        bucket: r.get(0)?,
+        key: String::from_utf8(key).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
+        })?,
+        version_id: r.get(2)?,
+        size: u64::try_from(size).unwrap_or(0),
+        etag: r.get(4)?,
+        mtime_ms: r.get(5)?,
+        attrs: r.get(6)?,
+        inline: if with_inline { r.get(7)? } else { None },
+        blobs: blobs
+            .split('\n')
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+const OBJECT_COLS: &str = "bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs";
+
+fn upload_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
+    let key: Vec<u8> = r.get(1)?;
+    Ok(UploadRow {
+        bucket: r.get(0)?,
+        key: String::from_utf8(key).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
+        })?,
+        upload_id: r.get(2)?,
+        initiated_ms: r.get(3)?,
+        attrs: r.get(4)?,
+    })
+}
+
+/// Lists objects by seeking: each common prefix costs one index seek, never a
+/// scan over the keys it rolls up.
+fn list_objects_sync(
+    conn: &Connection,
+    bucket: &str,
+    q: &ListQuery,
+) -> Result<ListPage, MetaError> {
+    let upper = prefix_successor(q.prefix.as_bytes());
+    // Inclusive lower bound: the smallest key after `start_after`, or the prefix.
+    let mut lo: Vec<u8> = match &q.start_after {
+        Some(s) if s.as_bytes() >= q.prefix.as_bytes() => {
+            let mut v = s.as_bytes().to_vec();
+            v.push(0);
+            v
+        }
+        _ => q.prefix.as_bytes().to_vec(),
+    };
+    let want = q.max + 1;
+    let mut entries: Vec<ListEntry> = Vec::new();
+    let sql = format!(
+        "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    'outer: while entries.len() < want {
+        let batch = (want - entries.len()).clamp(1, 1000);
+        let mut rows = stmt.query(params![
+            bucket,
+            lo,
+            upper,
+            i64::try_from(batch).unwrap_or(1000)
+        ])?;
+        let mut seen = 0usize;
+        while let Some(r) = rows.next()? {
+            seen += 1;
+            let obj = object_from_row(r, false)?;
+            if let Some(cp) = common_prefix(&obj.key, &q.prefix, q.delimiter.as_deref()) {
+                let cp = cp.to_owned();
+                let skip = q.start_after.as_deref().is_some_and(|s| cp.as_str() <= s);
+                match prefix_successor(cp.as_bytes()) {
+                    Some(next) => lo = next,
+                    None => break 'outer,
+                }
+                if !skip {
+                    entries.push(ListEntry::CommonPrefix(cp));
+                }
+                continue 'outer;
+            }
+            lo = obj.key.as_bytes().to_vec();
+            lo.push(0);
+            entries.push(ListEntry::Object(obj));
+            if entries.len() >= want {
+                break 'outer;
+            }
+        }
+        if seen < batch {
+            break;
+        }
+    }
+    let truncated = entries.len() > q.max;
+    entries.truncate(q.max);
+    Ok(ListPage { entries, truncated })
+}
+
+fn list_uploads_sync(
+    conn: &Connection,
+    bucket: &str,
+    q: &UploadListQuery,
+) -> Result<UploadListPage, MetaError> {
+    let upper = prefix_successor(q.prefix.as_bytes());
+    // (key, upload_id) lower bound, exclusive of the marker pair.
+    let (mut lo_key, mut lo_id): (Vec<u8>, String) = match (&q.key_marker, &q.upload_id_marker) {
+        (Some(k), Some(id)) if k.as_bytes() >= q.prefix.as_bytes() => {
+            (k.as_bytes().to_vec(), id.clone())
+        }
+        (Some(k), _) if k.as_bytes() >= q.prefix.as_bytes() => {
+            let mut v = k.as_bytes().to_vec();
+            v.push(0);
+            (v, String::new())
+        }
+        _ => (q.prefix.as_bytes().to_vec(), String::new()),
+    };
+    let mut page = UploadListPage::default();
+    let want = q.max + 1;
+    let mut count = 0usize;
+    let mut stmt = conn.prepare_cached(
+        "SELECT bucket, key, upload_id, initiated_ms, attrs FROM uploads
+         WHERE bucket = ?1 AND (key > ?2 OR (key = ?2 AND upload_id > ?3)) AND (?4 IS NULL OR key < ?4)
+         ORDER BY key, upload_id LIMIT 1000",
+    )?;
+    // A bare prefix as `lo_key` with an empty `lo_id` includes that key
+    // itself, since every upload id is greater than ''.
+    'outer: while count < want {
+        let mut rows = stmt.query(params![bucket, lo_key, lo_id, upper])?;
+        let mut seen = 0usize;
+        while let Some(r) = rows.next()? {
+            seen += 1;
+            let u = upload_from_row(r)?;
+            if let Some(cp) = common_prefix(&u.key, &q.prefix, q.delimiter.as_deref()) {
+                let cp = cp.to_owned();
+                let skip = q.key_marker.as_deref().is_some_and(|s| cp.as_str() <= s);
+                match prefix_successor(cp.as_bytes()) {
+                    Some(next) => {
+                        lo_key = next;
+                        lo_id = String::new();
+                    }
+                    None => break 'outer,
+                }
+                if !skip {
+                    page.common_prefixes.push(cp);
+                    count += 1;
+                }
+                continue 'outer;
+            }
+            lo_key = u.key.as_bytes().to_vec();
+            lo_id = u.upload_id.clone();
+            page.uploads.push(u);
+            count += 1;
+            if count >= want {
+                break 'outer;
+            }
+        }
+        if seen < 1000 {
+            break;
+        }
+    }
+    if count > q.max {
+        page.truncated = true;
+        // Drop the one extra entry: whichever sorts last.
+        let last_upload = page.uploads.last().map(|u| u.key.clone());
+        let last_cp = page.common_prefixes.last().cloned();
+        match (last_upload, last_cp) {
+            (Some(u), Some(c)) if c > u => {
+                page.common_prefixes.pop();
+            }
+            (Some(_), _) => {
+                page.uploads.pop();
+            }
+            (None, Some(_)) => {
+                page.common_prefixes.pop();
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(page)
+}
+
+#[async_trait::async_trait]
+impl MetaStore for SqliteStore {
+    async fn commit(&self, ops: Vec<WriteOp>) -> Result<(), MetaError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .writer
+            .lock()
+            .map_err(|_| MetaError::WriterGone)?
+            .send(Job { ops, reply })
+            .map_err(|_| MetaError::WriterGone)?;
+        rx.await.map_err(|_| MetaError::WriterGone)?
+    }
+
+    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT name, created_ms, region, attrs FROM buckets WHERE name = ?1",
+            )?
+            .query_row([name], |r| {
+                Ok(BucketRow {
+                    name: r.get(0)?,
+                    created_ms: r.get(1)?,
+                    region: r.get(2)?,
+                    attrs: r.get(3)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<BucketRow>, MetaError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT name, created_ms, region, attrs FROM buckets ORDER BY name",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(BucketRow {
+                        name: r.get(0)?,
+                        created_ms: r.get(1)?,
+                        region: r.get(2)?,
+                        attrs: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>, MetaError> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.read(move |c| {
+            let sql = format!("SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key = ?2");
+            Ok(c.prepare_cached(&sql)?
+                .query_row(params![bucket, key.as_bytes()], |r| {
+                    object_from_row(r, true)
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_objects(&self, bucket: &str, query: ListQuery) -> Result<ListPage, MetaError> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| list_objects_sync(c, &bucket, &query))
+            .await
+    }
+
+    async fn get_upload(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+    ) -> Result<Option<UploadRow>, MetaError> {
+        let (bucket, upload_id) = (bucket.to_owned(), upload_id.to_owned());
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT bucket, key, upload_id, initiated_ms, attrs FROM uploads WHERE upload_id = ?1 AND bucket = ?2",
+            )?
+            .query_row(params![upload_id, bucket], upload_from_row)
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<Vec<PartRow>, MetaError> {
+        let upload_id = upload_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT upload_id, part_number, size, etag, mtime_ms, blob, attrs FROM parts
+                 WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(
+                    params![upload_id, after, i64::try_from(max).unwrap_or(i64::MAX)],
+                    |r| {
+                        let size: i64 = r.get(2)?;
+                        Ok(PartRow {
+                            upload_id: r.get(0)?,
+                            part_number: r.get(1)?,
+                            size: u64::try_from(size).unwrap_or(0),
+                            etag: r.get(3)?,
+                            mtime_ms: r.get(4)?,
+                            blob: r.get(5)?,
+                            attrs: r.get(6)?,
+                        })
+                    },
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        query: UploadListQuery,
+    ) -> Result<UploadListPage, MetaError> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| list_uploads_sync(c, &bucket, &query))
+            .await
+    }
+
+    async fn garbage(&self, before_ms: i64, max: usize) -> Result<Vec<String>, MetaError> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT blob FROM garbage WHERE since_ms < ?1 LIMIT ?2")?;
+            let rows = stmt
+                .query_map(
+                    params![before_ms, i64::try_from(max).unwrap_or(i64::MAX)],
+                    |r| r.get(0),
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), MetaError> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM buckets", [], |_| Ok(()))?))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(bucket: &str, key: &str) -> ObjectRow {
+        ObjectRow {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: "null".into(),
+            size: 1,
+            etag: "e".into(),
+            mtime_ms: 1,
+            attrs: vec![],
+            inline: Some(vec![1]),
+            blobs: vec![],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn delimiter_listing_seeks_past_prefixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
+        store
+            .commit(vec![WriteOp::CreateBucket(BucketRow {
+                name: "b".into(),
+                created_ms: 0,
+                region: "us-east-1".into(),
+                attrs: vec![],
+            })])
+            .await
+            .unwrap();
+        let mut ops = vec![];
+        for k in ["a/1", "a/2", "b", "c/x/y", "c/z", "d"] {
+            ops.push(WriteOp::PutObject {
+                row: obj("b", k),
+                condition: None,
+            });
+        }
+        store.commit(ops).await.unwrap();
+        let page = store
+            .list_objects(
+                "b",
+                ListQuery {
+                    delimiter: Some("/".into()),
+                    max: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let keys: Vec<_> = page.entries.iter().map(ListEntry::sort_key).collect();
+        assert_eq!(keys, ["a/", "b", "c/", "d"]);
+        let page = store
+            .list_objects(
+                "b",
+                ListQuery {
+                    delimiter: Some("/".into()),
+                    start_after: Some("a/".into()),
+                    max: 2,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let keys: Vec<_> = page.entries.iter().map(ListEntry::sort_key).collect();
+        assert_eq!(keys, ["b", "c/"]);
+        assert!(page.truncated);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_condition_does_not_undo_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
+        store
+            .commit(vec![WriteOp::CreateBucket(BucketRow {
+                name: "b".into(),
+                created_ms: 0,
+                region: "r".into(),
+                attrs: vec![],
+            })])
+            .await
+            .unwrap();
+        store
+            .commit(vec![WriteOp::PutObject {
+                row: obj("b", "k"),
+                condition: None,
+            }])
+            .await
+            .unwrap();
+        let s1 = store.clone();
+        let a = tokio::spawn(async move {
+            s1.commit(vec![WriteOp::PutObject {
+                row: obj("b", "k"),
+                condition: Some(Condition::IfNoneMatchAny),
+            }])
+            .await
+        });
+        let s2 = store.clone();
+        let b = tokio::spawn(async move {
+            s2.commit(vec![WriteOp::PutObject {
+                row: obj("b", "k2"),
+                condition: Some(Condition::IfNoneMatchAny),
+            }])
+            .await
+        });
+        assert!(matches!(
+            a.await.unwrap(),
+            Err(MetaError::PreconditionFailed)
+        ));
+        b.await.unwrap().unwrap();
+        assert!(store.get_object("b", "k2").await.unwrap().is_some());
+    }
+}

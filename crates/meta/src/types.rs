@@ -1,0 +1,146 @@
+//! Rows and write ops. Attributes the store does not index (content headers,
+//! user metadata, checksums, part layout) travel as `attrs`: bytes encoded and
+//! versioned by the engine, opaque here.
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketRow {
+    /// The bucket name (already validated by the engine).
+    pub name: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// The region given at creation (LocationConstraint).
+    pub region: String,
+    /// Bucket configuration (versioning, policies, ...), engine-encoded.
+    pub attrs: Vec<u8>,
+}
+
+/// The current version of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRow {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key: any UTF-8, compared byte-wise.
+    pub key: String,
+    /// Version id; "null" while versioning is off.
+    pub version_id: String,
+    /// Length of the object in bytes.
+    pub size: u64,
+    /// The ETag without quotes.
+    pub etag: String,
+    /// Last-modified time, milliseconds since the Unix epoch.
+    pub mtime_ms: i64,
+    /// Engine-encoded attributes.
+    pub attrs: Vec<u8>,
+    /// The object's bytes when small enough to live in the row.
+    pub inline: Option<Vec<u8>>,
+    /// Blob ids that hold the bytes, in order; released to garbage when the row goes.
+    pub blobs: Vec<String>,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    /// Bucket name.
+    pub bucket: String,
+    /// The key the upload will create.
+    pub key: String,
+    /// Opaque unique id.
+    pub upload_id: String,
+    /// Initiation time, milliseconds since the Unix epoch.
+    pub initiated_ms: i64,
+    /// Engine-encoded attributes (content headers, metadata, checksum algorithm).
+    pub attrs: Vec<u8>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRow {
+    /// The upload this part belongs to.
+    pub upload_id: String,
+    /// 1..=10000.
+    pub part_number: u32,
+    /// Part length in bytes.
+    pub size: u64,
+    /// The part's ETag without quotes (hex MD5).
+    pub etag: String,
+    /// Upload time, milliseconds since the Unix epoch.
+    pub mtime_ms: i64,
+    /// The blob holding the part's bytes.
+    pub blob: String,
+    /// Engine-encoded attributes (checksums).
+    pub attrs: Vec<u8>,
+}
+
+/// A precondition checked inside the commit, against the row as it is then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// `If-None-Match: *`: only if no object exists under the key.
+    IfNoneMatchAny,
+    /// `If-Match`: only if the current object has this ETag (without quotes);
+    /// `*` matches any existing object.
+    IfMatch(String),
+}
+
+/// One change. A batch of ops commits atomically.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Create a bucket; fails with `BucketExists` if the name is taken.
+    CreateBucket(BucketRow),
+    /// Replace a bucket's attributes.
+    SetBucketAttrs {
+        /// Bucket name.
+        name: String,
+        /// New attributes.
+        attrs: Vec<u8>,
+    },
+    /// Delete an empty bucket (no objects, no uploads).
+    DeleteBucket {
+        /// Bucket name.
+        name: String,
+    },
+    /// Put the current version of an object; the replaced row's blobs become garbage.
+    PutObject {
+        /// The new row.
+        row: ObjectRow,
+        /// Checked against the current row inside the transaction.
+        condition: Option<Condition>,
+    },
+    /// Delete an object if present (idempotent); its blobs become garbage.
+    DeleteObject {
+        /// Bucket name.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// Start a multipart upload.
+    CreateUpload(UploadRow),
+    /// Store a part (replacing a part with the same number, whose blob becomes garbage).
+    PutPart {
+        /// Bucket of the upload, checked against the upload row.
+        bucket: String,
+        /// The part.
+        row: PartRow,
+    },
+    /// Finish an upload: the object row is put, the upload and its parts
+    /// removed; parts not named in `used` become garbage.
+    CompleteUpload {
+        /// The upload id.
+        upload_id: String,
+        /// The object to put; its `blobs` are the used parts' blobs.
+        row: ObjectRow,
+        /// (part number, blob) pairs read before the commit; each must still be current.
+        used: Vec<(u32, String)>,
+        /// Checked against the current object inside the transaction.
+        condition: Option<Condition>,
+    },
+    /// Abort an upload: it and its parts go, the parts' blobs become garbage.
+    AbortUpload {
+        /// Bucket of the upload.
+        bucket: String,
+        /// The upload id.
+        upload_id: String,
+    },
+    /// Forget garbage blobs whose files have been removed.
+    ForgetGarbage(Vec<String>),
+}

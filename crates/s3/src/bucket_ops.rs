@@ -1,0 +1,99 @@
+//! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::Almacen;
+use crate::convert::ts;
+use crate::error::{s3_err, to_s3};
+
+impl Almacen {
+    pub(crate) async fn op_list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let prefix = req.input.prefix.unwrap_or_default();
+        let buckets = self
+            .engine
+            .list_buckets()
+            .await
+            .map_err(to_s3)?
+            .into_iter()
+            .filter(|b| b.name.starts_with(&prefix))
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(ts(b.created_ms)),
+                bucket_region: Some(b.region),
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(self.owner.clone()),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let input = req.input;
+        let region = input
+            .create_bucket_configuration
+            .and_then(|c| c.location_constraint)
+            .map(|l| l.as_str().to_owned())
+            .filter(|l| !l.is_empty());
+        if let Some(r) = &region
+            && r != self.engine.region()
+        {
+            return Err(s3_err(
+                S3ErrorCode::InvalidLocationConstraint,
+                format!(
+                    "The specified location-constraint {r} is not valid for this server (region {}).",
+                    self.engine.region()
+                ),
+            ));
+        }
+        self.engine
+            .create_bucket(&input.bucket, region.as_deref())
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{}", input.bucket)),
+        }))
+    }
+
+    pub(crate) async fn op_head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        let b = self.engine.bucket(&req.input.bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(b.region),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.engine
+            .delete_bucket(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    pub(crate) async fn op_get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let b = self.engine.bucket(&req.input.bucket).await.map_err(to_s3)?;
+        // us-east-1 is reported as an empty LocationConstraint, as AWS does.
+        let location = (b.region != "us-east-1").then(|| BucketLocationConstraint::from(b.region));
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: location,
+        }))
+    }
+}

@@ -1,0 +1,70 @@
+//! The one place where engine errors become S3 errors (code, status, message).
+
+use almacen_engine::EngineError;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use s3s::{S3Error, S3ErrorCode};
+
+/// Maps an engine error to the S3 error AWS returns in the same situation.
+pub fn to_s3(e: EngineError) -> S3Error {
+    use S3ErrorCode as C;
+    let msg = e.to_string();
+    let (code, status) = match &e {
+        EngineError::NoSuchBucket => (C::NoSuchBucket, None),
+        EngineError::BucketAlreadyOwnedByYou => (C::BucketAlreadyOwnedByYou, None),
+        EngineError::BucketNotEmpty => (C::BucketNotEmpty, None),
+        EngineError::InvalidBucketName(_) => (C::InvalidBucketName, None),
+        EngineError::NoSuchKey => (C::NoSuchKey, None),
+        EngineError::KeyTooLong => (C::KeyTooLongError, None),
+        EngineError::NoSuchUpload => (C::NoSuchUpload, None),
+        EngineError::InvalidPart(_) => (C::InvalidPart, None),
+        EngineError::InvalidPartOrder => (C::InvalidPartOrder, None),
+        EngineError::EntityTooSmall => (C::EntityTooSmall, None),
+        EngineError::EntityTooLarge => (C::EntityTooLarge, None),
+        EngineError::PreconditionFailed => (C::PreconditionFailed, None),
+        EngineError::ConditionalConflict => (
+            C::Custom("ConditionalRequestConflict".into()),
+            Some(StatusCode::CONFLICT),
+        ),
+        EngineError::InvalidRange { size } => {
+            let mut err = S3Error::with_message(C::InvalidRange, msg);
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                headers.insert(http::header::CONTENT_RANGE, v);
+            }
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            err.set_headers(headers);
+            return err;
+        }
+        EngineError::BadDigest(_) => (C::BadDigest, None),
+        EngineError::MetadataTooLarge => (C::MetadataTooLarge, None),
+        EngineError::IncompleteBody(_) => (C::IncompleteBody, None),
+        EngineError::MalformedXml(_) => (C::MalformedXML, None),
+        EngineError::InvalidArgument(_) => (C::InvalidArgument, None),
+        EngineError::InvalidRequest(_) => (C::InvalidRequest, None),
+        EngineError::DiskFull => (
+            C::Custom("XMinioStorageFull".into()),
+            Some(StatusCode::INSUFFICIENT_STORAGE),
+        ),
+        EngineError::Internal(detail) => {
+            tracing::error!(error = %detail, "internal error");
+            return S3Error::with_message(
+                C::InternalError,
+                "We encountered an internal error. Please try again.",
+            );
+        }
+        _ => (C::InternalError, None),
+    };
+    let mut err = S3Error::with_message(code, msg);
+    if let Some(status) = status {
+        err.set_status_code(status);
+    }
+    err
+}
+
+/// Shorthand for an S3 error with a message.
+pub fn s3_err(code: S3ErrorCode, msg: impl Into<String>) -> S3Error {
+    S3Error::with_message(code, msg.into())
+}

@@ -1,0 +1,193 @@
+//! Where every HTTP request enters: request ids, health probes, and the
+//! decoration S3 clients expect on errors (`Resource`, `RequestId`, a
+//! `Message` for every code), around the s3s service.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use almacen_engine::Engine;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use s3s::service::S3Service;
+use s3s::{Body, HttpError};
+
+/// Largest error body we rewrite; larger ones pass through untouched.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A new request id: 16 upper-case hex digits, unique within this process
+/// and unlikely to repeat across restarts.
+fn request_id() -> String {
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{:016X}", (t << 24) ^ n)
+}
+
+/// The HTTP service of the S3 port.
+#[derive(Clone)]
+pub struct Front {
+    s3: S3Service,
+    engine: Engine,
+}
+
+impl Front {
+    /// Wraps the s3s service; `engine` answers the readiness probe.
+    #[must_use]
+    pub fn new(s3: S3Service, engine: Engine) -> Self {
+        Self { s3, engine }
+    }
+
+    /// Handles one request.
+    ///
+    /// # Errors
+    /// Only what s3s reports as a transport-level failure.
+    pub async fn handle(&self, req: Request<Body>) -> Result<Response<Body>, HttpError> {
+        let rid = request_id();
+        let path = req.uri().path().to_owned();
+        let is_head = req.method() == Method::HEAD;
+        let mut resp = match self.health(&req).await {
+            Some(r) => r,
+            None => self.s3.call(req).await?,
+        };
+        let h = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            h.insert("x-amz-request-id", v.clone());
+            h.insert("x-amz-id-2", v);
+        }
+        h.insert(http::header::SERVER, HeaderValue::from_static("almacen"));
+        let status = resp.status();
+        if status == StatusCode::NOT_MODIFIED {
+            let (mut parts, _) = resp.into_parts();
+            parts.headers.remove(http::header::CONTENT_TYPE);
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
+        if status.is_client_error() || status.is_server_error() {
+            if is_head {
+                return Ok(resp);
+            }
+            return Ok(decorate_error(resp, &path, &rid).await);
+        }
+        Ok(resp)
+    }
+
+    async fn health(&self, req: &Request<Body>) -> Option<Response<Body>> {
+        let path = req.uri().path();
+        if !(req.method() == Method::GET || req.method() == Method::HEAD)
+            || !path.starts_with("/minio/health/")
+        {
+            return None;
+        }
+        let status = match path {
+            "/minio/health/live" => StatusCode::OK,
+            "/minio/health/ready" | "/minio/health/cluster" | "/minio/health/cluster/read" => {
+                match self.engine.ready().await {
+                    Ok(()) => StatusCode::OK,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "readiness probe failed");
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                }
+            }
+            _ => return None,
+        };
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = status;
+        Some(r)
+    }
+}
+
+impl hyper::service::Service<Request<hyper::body::Incoming>> for Front {
+    type Response = Response<Body>;
+    type Error = HttpError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+        let me = self.clone();
+        Box::pin(async move { me.handle(req.map(Body::from)).await })
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A message for codes s3s raises without one.
+fn default_message(code: &str) -> &'static str {
+    match code {
+        "AccessDenied" => "Access Denied",
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        "InvalidAccessKeyId" => "The Access Key Id you provided does not exist in our records.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "KeyTooLongError" => "Your key is too long",
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "RequestTimeTooSkewed" => {
+            "The difference between the request time and the server's time is too large."
+        }
+        "InvalidRange" => "The requested range is not satisfiable",
+        "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        _ => "The request could not be completed.",
+    }
+}
+
+async fn decorate_error(resp: Response<Body>, path: &str, rid: &str) -> Response<Body> {
+    let is_xml = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    let small = http_body::Body::size_hint(resp.body())
+        .upper()
+        .is_some_and(|n| n <= MAX_ERROR_BODY as u64);
+    if !is_xml || !small {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    let Some(end) = text.rfind("</Error>") else {
+        return Response::from_parts(parts, Body::from(Bytes::from(text)));
+    };
+    let mut extra = String::new();
+    if !text.contains("<Message>") {
+        let code = text
+            .split_once("<Code>")
+            .and_then(|(_, r)| r.split_once("</Code>"))
+            .map_or("", |(c, _)| c);
+        extra.push_str(&format!(
+            "<Message>{}</Message>",
+            xml_escape(default_message(code))
+        ));
+    }
+    if !text.contains("<Resource>") {
+        extra.push_str(&format!("<Resource>{}</Resource>", xml_escape(path)));
+    }
+    if !text.contains("<RequestId>") {
+        extra.push_str(&format!("<RequestId>{rid}</RequestId>"));
+    }
+    let out = format!("{}{}{}", &text[..end], extra, &text[end..]);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    if let Ok(v) = HeaderValue::from_str(&out.len().to_string()) {
+        parts.headers.insert(http::header::CONTENT_LENGTH, v);
+    }
+    Response::from_parts(parts, Body::from(Bytes::from(out)))
+}

@@ -1,0 +1,201 @@
+//! The S3 protocol front of almacen, and the only crate that knows s3s.
+//!
+//! A request enters in [`front`] (request ids, health probes, error
+//! decoration), then s3s parses and authenticates it ([`auth`] supplies
+//! secrets and decides access), then one of the operation modules below
+//! turns it into engine calls. Engine errors become S3 errors only in
+//! [`error::to_s3`].
+#![forbid(unsafe_code)]
+
+mod auth;
+mod bucket_ops;
+mod convert;
+pub mod error;
+pub mod front;
+mod list_ops;
+mod multipart_ops;
+mod object_ops;
+
+use almacen_engine::Engine;
+use s3s::dto::*;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+pub use auth::{RootAccess, RootAuth};
+
+/// Settings of the S3 front.
+#[derive(Debug, Clone)]
+pub struct FrontConfig {
+    /// Root access key.
+    pub access_key: String,
+    /// Root secret key (never logged).
+    pub secret_key: String,
+    /// Base domains for virtual-host-style addressing (`MINIO_DOMAIN`).
+    pub domains: Vec<String>,
+}
+
+/// The S3 operations over the engine.
+#[derive(Clone)]
+pub struct Almacen {
+    engine: Engine,
+    owner: Owner,
+}
+
+impl Almacen {
+    /// The S3 operations for `engine`, owned by the root user `access_key`.
+    #[must_use]
+    pub fn new(engine: Engine, access_key: &str) -> Self {
+        use sha2::Digest as _;
+        Self {
+            engine,
+            owner: Owner {
+                display_name: Some(access_key.to_owned()),
+                // A stable canonical user id shaped like AWS's (64 hex digits).
+                id: Some(hex::encode(sha2::Sha256::digest(access_key.as_bytes()))),
+            },
+        }
+    }
+}
+
+/// Builds the s3s service: operations, auth, access, virtual hosts.
+///
+/// # Errors
+/// A domain in `config.domains` is not a valid host name.
+pub fn build_service(engine: Engine, config: &FrontConfig) -> Result<S3Service, String> {
+    let mut b = S3ServiceBuilder::new(Almacen::new(engine, &config.access_key));
+    b.set_auth(RootAuth::new(
+        config.access_key.clone(),
+        config.secret_key.clone(),
+    ));
+    b.set_access(RootAccess);
+    if !config.domains.is_empty() {
+        let host = s3s::host::MultiDomain::new(config.domains.iter().map(String::as_str))
+            .map_err(|e| format!("invalid MINIO_DOMAIN: {e}"))?;
+        b.set_host(host);
+    }
+    Ok(b.build())
+}
+
+#[async_trait::async_trait]
+impl S3 for Almacen {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        self.op_list_buckets(req).await
+    }
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.op_create_bucket(req).await
+    }
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.op_head_bucket(req).await
+    }
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.op_delete_bucket(req).await
+    }
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.op_get_bucket_location(req).await
+    }
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.op_put_object(req).await
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.op_get_object(req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.op_head_object(req).await
+    }
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.op_delete_object(req).await
+    }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.op_delete_objects(req).await
+    }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.op_copy_object(req).await
+    }
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.op_list_objects(req).await
+    }
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.op_list_objects_v2(req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.op_create_multipart_upload(req).await
+    }
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.op_upload_part(req).await
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.op_upload_part_copy(req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.op_complete_multipart_upload(req).await
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.op_abort_multipart_upload(req).await
+    }
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.op_list_parts(req).await
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        self.op_list_multipart_uploads(req).await
+    }
+}

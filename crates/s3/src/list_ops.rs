@@ -1,0 +1,178 @@
+//! Listing: ListObjects (v1) and ListObjectsV2.
+
+use almacen_engine::{ListEntry, ListPage, ListQuery};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::Almacen;
+use crate::convert::{etag, ts, url_encode};
+use crate::error::{s3_err, to_s3};
+
+/// S3's page size limit.
+const MAX_KEYS: usize = 1000;
+
+fn max_keys(v: Option<i32>) -> S3Result<usize> {
+    match v {
+        None => Ok(MAX_KEYS),
+        Some(n) if n < 0 => Err(s3_err(
+            S3ErrorCode::InvalidArgument,
+            "max-keys must be a non-negative integer",
+        )),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS)),
+    }
+}
+
+fn url_mode(e: Option<&EncodingType>) -> S3Result<bool> {
+    match e.map(EncodingType::as_str) {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => Err(s3_err(
+            S3ErrorCode::InvalidArgument,
+            "Invalid Encoding Method specified in Request",
+        )),
+    }
+}
+
+struct Rendered {
+    contents: Vec<Object>,
+    prefixes: Vec<CommonPrefix>,
+    last: Option<String>,
+}
+
+impl Almacen {
+    fn render(&self, page: ListPage, url: bool, fetch_owner: bool) -> Rendered {
+        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let mut r = Rendered {
+            contents: Vec::new(),
+            prefixes: Vec::new(),
+            last: page.entries.last().map(|e| e.sort_key().to_owned()),
+        };
+        for e in page.entries {
+            match e {
+                ListEntry::Object(o) => r.contents.push(Object {
+                    key: Some(enc(&o.key)),
+                    e_tag: Some(etag(&o.etag)),
+                    size: i64::try_from(o.size).ok(),
+                    last_modified: Some(ts(o.mtime_ms)),
+                    storage_class: Some(ObjectStorageClass::from_static(
+                        ObjectStorageClass::STANDARD,
+                    )),
+                    owner: fetch_owner.then(|| self.owner.clone()),
+                    ..Default::default()
+                }),
+                ListEntry::CommonPrefix(p) => r.prefixes.push(CommonPrefix {
+                    prefix: Some(enc(&p)),
+                }),
+            }
+        }
+        r
+    }
+
+    pub(crate) async fn op_list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        let max = max_keys(input.max_keys)?;
+        let url = url_mode(input.encoding_type.as_ref())?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let page = self
+            .engine
+            .list_objects(
+                &input.bucket,
+                ListQuery {
+                    prefix: prefix.clone(),
+                    start_after: input.marker.clone().filter(|m| !m.is_empty()),
+                    delimiter: delimiter.clone(),
+                    max,
+                },
+            )
+            .await
+            .map_err(to_s3)?;
+        let truncated = page.truncated;
+        let r = self.render(page, url, true);
+        let enc = |s: String| if url { url_encode(&s) } else { s };
+        // AWS returns NextMarker only when a delimiter was given.
+        let next_marker = (truncated && delimiter.is_some())
+            .then(|| r.last.clone().map(enc))
+            .flatten();
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc(prefix)),
+            marker: Some(input.marker.map(enc).unwrap_or_default()),
+            max_keys: i32::try_from(max).ok(),
+            is_truncated: Some(truncated),
+            contents: Some(r.contents),
+            common_prefixes: Some(r.prefixes),
+            delimiter: delimiter.map(enc),
+            next_marker,
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let max = max_keys(input.max_keys)?;
+        let url = url_mode(input.encoding_type.as_ref())?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let start_after = match &input.continuation_token {
+            Some(t) => {
+                let raw = TOKEN
+                    .decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        s3_err(
+                            S3ErrorCode::InvalidArgument,
+                            "The continuation token provided is incorrect",
+                        )
+                    })?;
+                Some(raw)
+            }
+            None => input.start_after.clone().filter(|s| !s.is_empty()),
+        };
+        let page = self
+            .engine
+            .list_objects(
+                &input.bucket,
+                ListQuery {
+                    prefix: prefix.clone(),
+                    start_after,
+                    delimiter: delimiter.clone(),
+                    max,
+                },
+            )
+            .await
+            .map_err(to_s3)?;
+        let truncated = page.truncated;
+        let r = self.render(page, url, input.fetch_owner.unwrap_or(false));
+        let enc = |s: String| if url { url_encode(&s) } else { s };
+        let key_count = r.contents.len() + r.prefixes.len();
+        let next = truncated
+            .then(|| r.last.as_ref().map(|l| TOKEN.encode(l.as_bytes())))
+            .flatten();
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(enc(prefix)),
+            max_keys: i32::try_from(max).ok(),
+            key_count: i32::try_from(key_count).ok(),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(truncated),
+            next_continuation_token: next,
+            contents: Some(r.contents),
+            common_prefixes: Some(r.prefixes),
+            delimiter: delimiter.map(enc),
+            encoding_type: input.encoding_type,
+            start_after: input.start_after.map(enc),
+            ..Default::default()
+        }))
+    }
+}

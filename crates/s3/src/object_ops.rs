@@ -1,0 +1,619 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject.
+
+use almacen_engine::{
+    ChecksumType, EngineError, MAX_PUT_SIZE, ObjectAttrs, ObjectInfo, PutCondition, validate_key,
+};
+use futures::TryStreamExt as _;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::Almacen;
+use crate::convert::{
+    Expected, content_headers, etag, metadata_out, parse_http_date, set_checksums, ts,
+};
+use crate::error::{s3_err, to_s3};
+
+/// What a read returns besides the bytes: the range and status headers.
+pub(crate) struct ReadPlan {
+    pub start: u64,
+    pub len: u64,
+    pub content_range: Option<String>,
+    pub parts_count: Option<i32>,
+    /// Whether whole-object checksums apply (not for ranges and parts).
+    pub whole: bool,
+}
+
+fn secs(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+/// Evaluates If-Match / If-Unmodified-Since (412) and If-None-Match /
+/// If-Modified-Since (304) in the order RFC 9110 section 13.2.2 gives.
+pub(crate) fn check_read_conditions(
+    info: &ObjectInfo,
+    if_match: Option<&ETagCondition>,
+    if_unmodified_since: Option<&Timestamp>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == info.etag,
+    };
+    let mtime = secs(info.mtime_ms);
+    if let Some(c) = if_match {
+        if !matches(c) {
+            return Err(s3_err(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ));
+        }
+    } else if let Some(t) = if_unmodified_since
+        && mtime > secs(crate::convert::ms(t))
+    {
+        return Err(s3_err(
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        ));
+    }
+    if let Some(c) = if_none_match {
+        if matches(c) {
+            return Err(not_modified(info));
+        }
+    } else if let Some(t) = if_modified_since
+        && mtime <= secs(crate::convert::ms(t))
+    {
+        return Err(not_modified(info));
+    }
+    Ok(())
+}
+
+fn not_modified(info: &ObjectInfo) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    let mut h = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", info.etag)) {
+        h.insert(http::header::ETAG, v);
+    }
+    e.set_headers(h);
+    e
+}
+
+/// Works out which bytes a GET/HEAD with `Range` or `partNumber` returns.
+pub(crate) fn plan_read(
+    info: &ObjectInfo,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<ReadPlan> {
+    if range.is_some() && part_number.is_some() {
+        return Err(s3_err(
+            S3ErrorCode::InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    if let Some(n) = part_number {
+        let idx = usize::try_from(n).ok().filter(|n| *n >= 1);
+        let Some((start, len)) = idx.and_then(|i| info.part_range(i)) else {
+            let mut e = s3_err(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            return Err(e);
+        };
+        let count = info.parts_count().unwrap_or(1);
+        return Ok(ReadPlan {
+            start,
+            len,
+            content_range: (info.parts_count().is_some()).then(|| {
+                format!(
+                    "bytes {start}-{}/{}",
+                    (start + len).saturating_sub(1),
+                    info.size
+                )
+            }),
+            parts_count: i32::try_from(count).ok(),
+            whole: info.parts_count().is_none(),
+        });
+    }
+    if let Some(r) = range {
+        let r = r
+            .check(info.size)
+            .map_err(|_| to_s3(EngineError::InvalidRange { size: info.size }))?;
+        let len = r.end - r.start;
+        return Ok(ReadPlan {
+            start: r.start,
+            len,
+            content_range: Some(format!(
+                "bytes {}-{}/{}",
+                r.start,
+                r.end.saturating_sub(1),
+                info.size
+            )),
+            parts_count: None,
+            whole: false,
+        });
+    }
+    Ok(ReadPlan {
+        start: 0,
+        len: info.size,
+        content_range: None,
+        parts_count: None,
+        whole: true,
+    })
+}
+
+/// The checksum algorithm whose value GET/HEAD return in checksum mode.
+fn shown_algorithm(info: &ObjectInfo) -> almacen_engine::Algorithm {
+    info.attrs
+        .checksum_algorithm
+        .unwrap_or(almacen_engine::Algorithm::Crc64Nvme)
+}
+
+fn checksum_type_out(info: &ObjectInfo) -> ChecksumType {
+    info.attrs.checksum_type.unwrap_or(ChecksumType::FullObject)
+}
+
+fn dto_checksum_type(t: ChecksumType) -> s3s::dto::ChecksumType {
+    s3s::dto::ChecksumType::from(t.name().to_owned())
+}
+
+/// Parses an If-Match / If-None-Match condition for a write.
+pub(crate) fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<Option<PutCondition>> {
+    match (if_match, if_none_match) {
+        (Some(_), Some(_)) => Err(s3_err(
+            S3ErrorCode::NotImplemented,
+            "If-Match and If-None-Match together are not supported",
+        )),
+        (None, Some(ETagCondition::Any)) => Ok(Some(PutCondition::IfNoneMatchAny)),
+        (None, Some(ETagCondition::ETag(_))) => Err(s3_err(
+            S3ErrorCode::NotImplemented,
+            "If-None-Match on a write supports only *",
+        )),
+        (Some(ETagCondition::Any), None) => Ok(Some(PutCondition::IfMatch("*".into()))),
+        (Some(ETagCondition::ETag(e)), None) => {
+            Ok(Some(PutCondition::IfMatch(e.value().to_owned())))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+impl Almacen {
+    pub(crate) async fn op_put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = req.input;
+        validate_key(&input.key).map_err(to_s3)?;
+        let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let expected = Expected::from_request(
+            &req.headers,
+            input
+                .checksum_algorithm
+                .as_ref()
+                .map(ChecksumAlgorithm::as_str),
+            [
+                input.checksum_crc32.as_ref(),
+                input.checksum_crc32c.as_ref(),
+                input.checksum_crc64nvme.as_ref(),
+                input.checksum_sha1.as_ref(),
+                input.checksum_sha256.as_ref(),
+            ],
+            input.content_md5.as_deref(),
+        )?;
+        let headers = content_headers(
+            input.content_type,
+            input.content_encoding,
+            input.content_disposition,
+            input.content_language,
+            input.cache_control,
+            input.expires.as_ref(),
+            input.metadata,
+        );
+        headers.check_size().map_err(to_s3)?;
+        if let Some(len) = input.content_length
+            && u64::try_from(len).unwrap_or(0) > MAX_PUT_SIZE
+        {
+            return Err(to_s3(EngineError::EntityTooLarge));
+        }
+        self.engine
+            .check_bucket(&input.bucket)
+            .await
+            .map_err(to_s3)?;
+        let body = input
+            .body
+            .map(|b| b.map_err(std::io::Error::other))
+            .map(|b| -> almacen_engine::ByteStream { Box::pin(b) })
+            .unwrap_or_else(|| Box::pin(futures::stream::empty()));
+        let staged = self
+            .engine
+            .stage(body, expected.set, MAX_PUT_SIZE)
+            .await
+            .map_err(to_s3)?;
+        if let Some(len) = input.content_length
+            && u64::try_from(len).ok() != Some(staged.size)
+            && req.headers.get("x-amz-decoded-content-length").is_none()
+        {
+            return Err(s3_err(
+                S3ErrorCode::IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            ));
+        }
+        expected.verify(&staged.digests, req.trailing_headers.as_ref())?;
+        let attrs = ObjectAttrs {
+            headers,
+            checksum_algorithm: expected.primary,
+            ..Default::default()
+        };
+        let info = self
+            .engine
+            .commit_object(&input.bucket, &input.key, staged, attrs, condition)
+            .await
+            .map_err(to_s3)?;
+        let mut out = PutObjectOutput {
+            e_tag: Some(etag(&info.etag)),
+            size: i64::try_from(info.size).ok(),
+            ..Default::default()
+        };
+        if let Some(a) = expected.primary {
+            set_checksums!(out, &info.attrs.checksums, Some(a));
+            out.checksum_type = Some(dto_checksum_type(ChecksumType::FullObject));
+        }
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn op_get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        self.check_version(input.version_id.as_deref())?;
+        let info = self
+            .engine
+            .object(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?;
+        check_read_conditions(
+            &info,
+            input.if_match.as_ref(),
+            input.if_unmodified_since.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+        )?;
+        let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
+        let body = self.engine.read(&info, plan.start, plan.len);
+        let h = &info.attrs.headers;
+        let mut out = GetObjectOutput {
+            body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
+            accept_ranges: Some("bytes".into()),
+            content_length: i64::try_from(plan.len).ok(),
+            content_range: plan.content_range.clone(),
+            parts_count: plan.parts_count,
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(ts(info.mtime_ms)),
+            content_type: h.content_type.clone(),
+            content_encoding: h.content_encoding.clone(),
+            content_disposition: h.content_disposition.clone(),
+            content_language: h.content_language.clone(),
+            cache_control: h.cache_control.clone(),
+            expires: h.expires.as_deref().and_then(parse_http_date),
+            metadata: metadata_out(h),
+            ..Default::default()
+        };
+        if plan.whole
+            && input
+                .checksum_mode
+                .as_ref()
+                .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+        {
+            set_checksums!(out, &info.attrs.checksums, Some(shown_algorithm(&info)));
+            out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
+        }
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn op_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        self.check_version(input.version_id.as_deref())?;
+        let info = self
+            .engine
+            .object(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?;
+        check_read_conditions(
+            &info,
+            input.if_match.as_ref(),
+            input.if_unmodified_since.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+        )?;
+        let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
+        let h = &info.attrs.headers;
+        let mut out = HeadObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            content_length: i64::try_from(plan.len).ok(),
+            content_range: plan.content_range.clone(),
+            parts_count: plan.parts_count,
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(ts(info.mtime_ms)),
+            content_type: h.content_type.clone(),
+            content_encoding: h.content_encoding.clone(),
+            content_disposition: h.content_disposition.clone(),
+            content_language: h.content_language.clone(),
+            cache_control: h.cache_control.clone(),
+            expires: h.expires.as_deref().and_then(parse_http_date),
+            metadata: metadata_out(h),
+            ..Default::default()
+        };
+        if plan.whole
+            && input
+                .checksum_mode
+                .as_ref()
+                .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+        {
+            set_checksums!(out, &info.attrs.checksums, Some(shown_algorithm(&info)));
+            out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
+        }
+        let mut resp = S3Response::new(out);
+        // Response overrides apply to HEAD too.
+        for (name, v) in [
+            (http::header::CONTENT_TYPE, input.response_content_type),
+            (
+                http::header::CONTENT_LANGUAGE,
+                input.response_content_language,
+            ),
+            (http::header::CACHE_CONTROL, input.response_cache_control),
+            (
+                http::header::CONTENT_DISPOSITION,
+                input.response_content_disposition,
+            ),
+            (
+                http::header::CONTENT_ENCODING,
+                input.response_content_encoding,
+            ),
+        ] {
+            if let Some(v) = v.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+                resp.headers.insert(name, v);
+            }
+        }
+        Ok(resp)
+    }
+
+    /// Versioning is not on yet: only the `null` version exists.
+    pub(crate) fn check_version(&self, version_id: Option<&str>) -> S3Result<()> {
+        match version_id {
+            None | Some("null") => Ok(()),
+            Some(_) => Err(s3_err(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            )),
+        }
+    }
+
+    pub(crate) async fn op_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        if let Some(v) = input.version_id.as_deref()
+            && v != "null"
+        {
+            // Deleting a version that does not exist succeeds, as on AWS.
+            self.engine
+                .check_bucket(&input.bucket)
+                .await
+                .map_err(to_s3)?;
+            return Ok(S3Response::new(DeleteObjectOutput::default()));
+        }
+        if let Some(cond) = input.if_match.as_ref() {
+            let info = self
+                .engine
+                .object(&input.bucket, &input.key)
+                .await
+                .map_err(to_s3)?;
+            if let ETagCondition::ETag(e) = cond
+                && e.value() != info.etag
+            {
+                return Err(to_s3(EngineError::PreconditionFailed));
+            }
+        }
+        self.engine
+            .delete_object(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    pub(crate) async fn op_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        let objects = input.delete.objects;
+        if objects.len() > 1000 {
+            return Err(s3_err(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        let mut keys = Vec::new();
+        for o in objects {
+            if let Err(e) = validate_key(&o.key) {
+                let e = to_s3(e);
+                errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(o.key),
+                    message: e.message().map(str::to_owned),
+                    version_id: o.version_id,
+                });
+                continue;
+            }
+            keys.push(o.key.clone());
+            if !quiet {
+                deleted.push(DeletedObject {
+                    key: Some(o.key),
+                    version_id: o.version_id,
+                    ..Default::default()
+                });
+            }
+        }
+        self.engine
+            .delete_objects(&input.bucket, &keys)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        }))
+    }
+
+    /// Resolves `x-amz-copy-source` and checks the copy-source conditions.
+    pub(crate) async fn copy_source(
+        &self,
+        source: &CopySource,
+        if_match: Option<&ETagCondition>,
+        if_none_match: Option<&ETagCondition>,
+        if_modified_since: Option<&Timestamp>,
+        if_unmodified_since: Option<&Timestamp>,
+    ) -> S3Result<ObjectInfo> {
+        let CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = source
+        else {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                "Copy from access points is not supported",
+            ));
+        };
+        self.check_version(version_id.as_deref())?;
+        let info = self.engine.object(bucket, key).await.map_err(to_s3)?;
+        let failed = || {
+            s3_err(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            )
+        };
+        let matches = |c: &ETagCondition| match c {
+            ETagCondition::Any => true,
+            ETagCondition::ETag(e) => e.value() == info.etag,
+        };
+        let mtime = secs(info.mtime_ms);
+        if let Some(c) = if_match {
+            if !matches(c) {
+                return Err(failed());
+            }
+        } else if let Some(t) = if_unmodified_since
+            && mtime > secs(crate::convert::ms(t))
+        {
+            return Err(failed());
+        }
+        if let Some(c) = if_none_match {
+            if matches(c) {
+                return Err(failed());
+            }
+        } else if let Some(t) = if_modified_since
+            && mtime <= secs(crate::convert::ms(t))
+        {
+            return Err(failed());
+        }
+        Ok(info)
+    }
+
+    pub(crate) async fn op_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        validate_key(&input.key).map_err(to_s3)?;
+        let src = self
+            .copy_source(
+                &input.copy_source,
+                input.copy_source_if_match.as_ref(),
+                input.copy_source_if_none_match.as_ref(),
+                input.copy_source_if_modified_since.as_ref(),
+                input.copy_source_if_unmodified_since.as_ref(),
+            )
+            .await?;
+        let replace = match input
+            .metadata_directive
+            .as_ref()
+            .map(MetadataDirective::as_str)
+        {
+            None | Some("COPY") => false,
+            Some("REPLACE") => true,
+            Some(other) => {
+                return Err(s3_err(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Unknown metadata directive {other}"),
+                ));
+            }
+        };
+        let same = src.bucket == input.bucket && src.key == input.key;
+        if same && !replace && input.checksum_algorithm.is_none() && input.storage_class.is_none() {
+            return Err(s3_err(
+                S3ErrorCode::InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        let headers = if replace {
+            let h = content_headers(
+                input.content_type,
+                input.content_encoding,
+                input.content_disposition,
+                input.content_language,
+                input.cache_control,
+                input.expires.as_ref(),
+                input.metadata,
+            );
+            h.check_size().map_err(to_s3)?;
+            h
+        } else {
+            src.attrs.headers.clone()
+        };
+        let algorithm = crate::convert::algorithm(
+            input
+                .checksum_algorithm
+                .as_ref()
+                .map(ChecksumAlgorithm::as_str),
+        )?
+        .or(src.attrs.checksum_algorithm);
+        let mut extra = almacen_engine::ChecksumSet::default();
+        if let Some(a) = algorithm {
+            extra.insert(a);
+        }
+        let attrs = ObjectAttrs {
+            headers,
+            checksum_algorithm: algorithm,
+            ..Default::default()
+        };
+        let info = self
+            .engine
+            .copy_object(&src, &input.bucket, &input.key, attrs, extra, None)
+            .await
+            .map_err(to_s3)?;
+        let mut result = CopyObjectResult {
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(ts(info.mtime_ms)),
+            ..Default::default()
+        };
+        if let Some(a) = algorithm {
+            set_checksums!(result, &info.attrs.checksums, Some(a));
+            result.checksum_type = Some(dto_checksum_type(ChecksumType::FullObject));
+        }
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(result),
+            ..Default::default()
+        }))
+    }
+}
