@@ -1,6 +1,7 @@
 """Authentication failures, error body format, x-amz-request-id, presigned URLs."""
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import urllib.error
@@ -39,6 +40,26 @@ def raw_request(server, method, path, body=b"", headers=None, sign=True, secret=
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+@contextlib.contextmanager
+def signing_clock(offset: datetime.timedelta):
+    """Shift the clock botocore's SigV4 signers (pure-Python and CRT) use."""
+    fake = datetime.datetime.now(datetime.timezone.utc) + offset
+
+    def fake_now(remove_tzinfo=True):
+        return fake.replace(tzinfo=None) if remove_tzinfo else fake
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch("botocore.auth.get_current_datetime", fake_now))
+        stack.enter_context(mock.patch("botocore.signers.get_current_datetime", fake_now))
+        try:
+            import botocore.crt.auth  # noqa: F401  (only with awscrt installed)
+        except ImportError:
+            pass
+        else:
+            stack.enter_context(mock.patch("botocore.crt.auth.get_current_datetime", fake_now))
+        yield
 
 
 def parse_error(body: bytes) -> dict:
@@ -127,10 +148,7 @@ def test_tampered_payload_hash_rejected(server, s3, bucket):
 
 def test_request_time_too_skewed(server, bucket):
     c = server.client()
-    past = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(
-        hours=1
-    )
-    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+    with signing_clock(datetime.timedelta(hours=-1)):
         with pytest.raises(ClientError) as ei:
             c.list_objects_v2(Bucket=bucket)
     assert error_code(ei.value) == "RequestTimeTooSkewed"
@@ -292,10 +310,7 @@ def test_presigned_tampered(server, s3, bucket):
 
 def test_presigned_expired(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="exp", Body=b"E")
-    past = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(
-        hours=2
-    )
-    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+    with signing_clock(datetime.timedelta(hours=-2)):
         url = s3.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": "exp"}, ExpiresIn=60
         )

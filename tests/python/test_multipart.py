@@ -359,7 +359,7 @@ def test_complete_overwrites_existing_object(s3, bucket):
 
 
 def test_upload_part_copy(s3, bucket):
-    src = os.urandom(6 * MiB + 17)
+    src = os.urandom(10 * MiB + 17)  # parts: 5 MiB, 5 MiB + 17, small tail
     s3.put_object(Bucket=bucket, Key="src", Body=src)
     uid = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
 

@@ -1,1 +1,169 @@
+//! The shared test harness: starts the real `almacen` binary on an
+//! ephemeral port over a fresh data folder and hands out aws-sdk-s3 clients.
+//!
+//! The binary is `$ALMACEN_BIN`, else `target/debug/almacen` of this
+//! workspace (`scripts/test` builds it before the tests run).
 
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Root user of test servers.
+pub const ACCESS_KEY: &str = "testadmin";
+/// Root password of test servers.
+pub const SECRET_KEY: &str = "testsecret123";
+
+/// Path of the server binary under test.
+#[must_use]
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("ALMACEN_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    target.join("debug").join("almacen")
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Its data folder.
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary data folder.
+    #[must_use]
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Self::start_in(tmp.path());
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on `data_dir` (kept after the server stops).
+    #[must_use]
+    pub fn start_in(data_dir: &Path) -> Self {
+        let bin = binary();
+        assert!(bin.exists(), "server binary {} missing: run `cargo build -p almacen` first", bin.display());
+        let mut child = Command::new(&bin)
+            .arg("server")
+            .arg(data_dir)
+            .args(["--address", "127.0.0.1:0"])
+            .env("MINIO_ROOT_USER", ACCESS_KEY)
+            .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("API: ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let endpoint = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(e) => e,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start within 20 s");
+            }
+        };
+        Self {
+            child,
+            endpoint,
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    /// An S3 client for the root user, path-style, with the SDK's default
+    /// checksum behaviour (CRC32 trailers on uploads).
+    #[must_use]
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        client_for(&self.endpoint, ACCESS_KEY, SECRET_KEY)
+    }
+
+    /// Stops the server with SIGKILL (a crash, as far as the store knows).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits up to 15 s.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..150 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An S3 client for any endpoint and key pair.
+#[must_use]
+pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
+    let creds = aws_credential_types::Credentials::new(access_key, secret_key, None, None, "test");
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A unique bucket name for one test.
+#[must_use]
+pub fn bucket_name(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Deterministic pseudo-random bytes (xorshift), cheap to make in bulk.
+#[must_use]
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// The S3 error code of an SDK error, if it is a service error.
+pub fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code().map(str::to_owned))
+}
+
+/// The HTTP status of an SDK error's response.
+pub fn status<E>(err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
