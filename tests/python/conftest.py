@@ -74,8 +74,10 @@ class AlmacenServer:
         access_key: str = ACCESS_KEY,
         secret_key: str = SECRET_KEY,
         binary: str | None = None,
+        extra_env: dict | None = None,
     ):
         self.binary = binary or find_binary()
+        self.extra_env = dict(extra_env or {})
         self._own_data_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="almacen-data-")
         self.access_key = access_key
@@ -98,6 +100,7 @@ class AlmacenServer:
         env = dict(os.environ)
         env["MINIO_ROOT_USER"] = self.access_key
         env["MINIO_ROOT_PASSWORD"] = self.secret_key
+        env.update(self.extra_env)
         env.setdefault("RUST_BACKTRACE", "1")
         stderr_file = open(self.stderr_path, "wb")
         try:

@@ -44,9 +44,19 @@ def test_list_buckets_sorted(s3, make_bucket):
     assert listed == sorted(listed)
 
 
-def test_create_existing_bucket_owned_by_you(s3, bucket):
+def test_recreate_own_bucket_in_us_east_1_is_a_no_op(s3, bucket):
+    # AWS's legacy rule for us-east-1: 200, and nothing in the bucket changes.
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    s3.create_bucket(Bucket=bucket)
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
+
+
+def test_create_existing_bucket_owned_by_you_outside_us_east_1(server_factory):
+    srv = server_factory(extra_env={"MINIO_REGION": "eu-west-1"})
+    s3 = srv.client()
+    s3.create_bucket(Bucket="owned", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     with pytest.raises(ClientError) as ei:
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket="owned", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     assert error_code(ei.value) == "BucketAlreadyOwnedByYou"
     assert http_status(ei.value) == 409
 

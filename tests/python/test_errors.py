@@ -208,7 +208,7 @@ def test_error_bodies_are_s3_xml(server, s3, bucket):
         ("GET", f"/{bucket}/no-such-key", b"", {}, "NoSuchKey", 404),
         ("GET", f"/{missing_bucket}/k", b"", {}, "NoSuchBucket", 404),
         ("GET", f"/{missing_bucket}?list-type=2", b"", {}, "NoSuchBucket", 404),
-        ("PUT", f"/{bucket}", b"", {}, "BucketAlreadyOwnedByYou", 409),
+        ("DELETE", f"/{missing_bucket}", b"", {}, "NoSuchBucket", 404),
         ("PUT", "/Invalid_Bucket_Name", b"", {}, "InvalidBucketName", 400),
         ("GET", f"/{bucket}/tiny", b"", {"Range": "bytes=100-200"}, "InvalidRange", 416),
         ("POST", f"/{bucket}?delete", BAD_XML, {"Content-MD5": BAD_XML_MD5}, "MalformedXML", 400),
@@ -260,7 +260,7 @@ def test_request_ids_on_error_responses(s3, bucket):
         lambda: s3.get_object(Bucket=bucket, Key="missing"),
         lambda: s3.head_object(Bucket=bucket, Key="missing"),
         lambda: s3.list_objects_v2(Bucket=unique_bucket_name("missing")),
-        lambda: s3.create_bucket(Bucket=bucket),
+        lambda: s3.delete_bucket(Bucket=unique_bucket_name("missing")),
     ]
     for call in calls:
         with pytest.raises(ClientError) as ei:

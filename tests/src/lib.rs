@@ -21,8 +21,11 @@ pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("ALMACEN_BIN") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
     target.join("debug").join("almacen")
 }
 
@@ -50,7 +53,11 @@ impl Server {
     #[must_use]
     pub fn start_in(data_dir: &Path) -> Self {
         let bin = binary();
-        assert!(bin.exists(), "server binary {} missing: run `cargo build -p almacen` first", bin.display());
+        assert!(
+            bin.exists(),
+            "server binary {} missing: run `cargo build -p almacen` first",
+            bin.display()
+        );
         let mut child = Command::new(&bin)
             .arg("server")
             .arg(data_dir)
@@ -93,6 +100,12 @@ impl Server {
         client_for(&self.endpoint, ACCESS_KEY, SECRET_KEY)
     }
 
+    /// The server's process id (for RSS sampling).
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server with SIGKILL (a crash, as far as the store knows).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -101,7 +114,10 @@ impl Server {
 
     /// Stops the server gracefully (SIGTERM) and waits up to 15 s.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         for _ in 0..150 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -137,7 +153,11 @@ pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk
 pub fn bucket_name(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Deterministic pseudo-random bytes (xorshift), cheap to make in bulk.
@@ -160,10 +180,16 @@ pub fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
 {
-    err.as_service_error().and_then(|e| e.code().map(str::to_owned))
+    err.as_service_error()
+        .and_then(|e| e.code().map(str::to_owned))
 }
 
 /// The HTTP status of an SDK error's response.
-pub fn status<E>(err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> Option<u16> {
+pub fn status<E>(
+    err: &aws_sdk_s3::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }

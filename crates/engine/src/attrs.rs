@@ -92,6 +92,13 @@ pub struct ObjectAttrs {
     /// For multipart objects: the size of each part, in order (for `partNumber` reads).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub part_sizes: Vec<u64>,
+    /// For multipart objects: each part's checksum in `checksum_algorithm`, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_checksums: Vec<String>,
+    /// For multipart objects: the upload that made it, so a repeated
+    /// CompleteMultipartUpload answers as the first one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 impl ObjectAttrs {

@@ -81,13 +81,6 @@ pub struct CompletePart {
     pub checksums: Checksums,
 }
 
-/// The outcome of CompleteMultipartUpload.
-#[derive(Debug, Clone)]
-pub struct CompletedUpload {
-    /// The new object.
-    pub object: ObjectInfo,
-}
-
 fn unquote(s: &str) -> &str {
     s.trim().trim_matches('"')
 }
@@ -216,20 +209,29 @@ impl Engine {
         parts: &[CompletePart],
         condition: Option<PutCondition>,
         expected_size: Option<u64>,
+        claimed: &Checksums,
     ) -> Result<ObjectInfo, EngineError> {
         if parts.is_empty() {
             return Err(EngineError::MalformedXml(
                 "The XML you provided was not well-formed or did not validate against our published schema".into(),
             ));
         }
-        if parts.windows(2).any(|w| w[0].number >= w[1].number) {
+        if parts.windows(2).any(|w| w[0].number > w[1].number) {
             return Err(EngineError::InvalidPartOrder);
         }
+        // A part number named twice (a part re-sent while the list was being
+        // built): the last entry counts, as on AWS.
+        let parts: Vec<&CompletePart> = parts
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| parts.get(i + 1).is_none_or(|next| next.number != p.number))
+            .map(|(_, p)| p)
+            .collect();
         let stored = self
             .list_parts(&upload.upload_id, 0, MAX_PARTS as usize)
             .await?;
         let mut chosen: Vec<&PartInfo> = Vec::with_capacity(parts.len());
-        for p in parts {
+        for p in &parts {
             let found = stored
                 .iter()
                 .find(|s| s.number == p.number)
@@ -314,6 +316,23 @@ impl Engine {
                 }
             }
         }
+        let strip = |v: &str| v.split('-').next().unwrap_or_default().to_owned();
+        for (a, v) in claimed.iter() {
+            if checksums.get(a).is_some_and(|mine| strip(mine) != strip(v)) {
+                return Err(EngineError::BadDigest(format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    a.name()
+                )));
+            }
+        }
+        let part_checksums = if upload.attrs.checksum_algorithm.is_some() {
+            chosen
+                .iter()
+                .map(|p| p.checksums.get(algorithm).unwrap_or_default().to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let attrs = ObjectAttrs {
             v: 0,
             headers: upload.attrs.headers.clone(),
@@ -321,6 +340,8 @@ impl Engine {
             checksum_algorithm: upload.attrs.checksum_algorithm,
             checksum_type: Some(ctype),
             part_sizes: chosen.iter().map(|p| p.size).collect(),
+            part_checksums,
+            upload_id: Some(upload.upload_id.clone()),
         };
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),

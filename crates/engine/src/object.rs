@@ -25,6 +25,8 @@ pub enum PutCondition {
     IfNoneMatchAny,
     /// `If-Match: etag` (unquoted; `*` for any).
     IfMatch(String),
+    /// `If-None-Match: etag` (unquoted).
+    IfNoneMatch(String),
 }
 
 impl From<PutCondition> for Condition {
@@ -32,6 +34,7 @@ impl From<PutCondition> for Condition {
         match c {
             PutCondition::IfNoneMatchAny => Self::IfNoneMatchAny,
             PutCondition::IfMatch(e) => Self::IfMatch(e),
+            PutCondition::IfNoneMatch(e) => Self::IfNoneMatch(e),
         }
     }
 }

@@ -280,6 +280,10 @@ fn check_condition(
         (Condition::IfMatch(_), None) => Err(MetaError::NoSuchKey),
         (Condition::IfMatch(want), Some(etag)) if want == "*" || *want == etag => Ok(()),
         (Condition::IfMatch(_), Some(_)) => Err(MetaError::PreconditionFailed),
+        (Condition::IfNoneMatch(want), Some(etag)) if *want == etag => {
+            Err(MetaError::PreconditionFailed)
+        }
+        (Condition::IfNoneMatch(_), _) => Ok(()),
     }
 }
 
@@ -528,6 +532,9 @@ fn list_objects_sync(
     bucket: &str,
     q: &ListQuery,
 ) -> Result<ListPage, MetaError> {
+    if q.max == 0 {
+        return Ok(ListPage::default());
+    }
     let upper = prefix_successor(q.prefix.as_bytes());
     // Inclusive lower bound: the smallest key after `start_after`, or the prefix.
     let mut lo: Vec<u8> = match &q.start_after {
@@ -589,6 +596,9 @@ fn list_uploads_sync(
     bucket: &str,
     q: &UploadListQuery,
 ) -> Result<UploadListPage, MetaError> {
+    if q.max == 0 {
+        return Ok(UploadListPage::default());
+    }
     let upper = prefix_successor(q.prefix.as_bytes());
     // (key, upload_id) lower bound, exclusive of the marker pair.
     let (mut lo_key, mut lo_id): (Vec<u8>, String) = match (&q.key_marker, &q.upload_id_marker) {

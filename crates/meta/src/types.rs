@@ -80,6 +80,8 @@ pub enum Condition {
     /// `If-Match`: only if the current object has this ETag (without quotes);
     /// `*` matches any existing object.
     IfMatch(String),
+    /// `If-None-Match: etag`: only if no current object has this ETag.
+    IfNoneMatch(String),
 }
 
 /// One change. A batch of ops commits atomically.

@@ -3,6 +3,8 @@
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
+use almacen_engine::EngineError;
+
 use crate::Almacen;
 use crate::convert::ts;
 use crate::error::{s3_err, to_s3};
@@ -12,24 +14,42 @@ impl Almacen {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        let prefix = req.input.prefix.unwrap_or_default();
-        let buckets = self
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let max = match input.max_buckets {
+            None => usize::MAX,
+            Some(n) if !(1..=10_000).contains(&n) => {
+                return Err(s3_err(
+                    S3ErrorCode::InvalidArgument,
+                    "max-buckets must be between 1 and 10000",
+                ));
+            }
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        // The continuation token is the last bucket name of the previous page.
+        let after = input.continuation_token.clone().unwrap_or_default();
+        let mut buckets: Vec<Bucket> = self
             .engine
             .list_buckets()
             .await
             .map_err(to_s3)?
             .into_iter()
-            .filter(|b| b.name.starts_with(&prefix))
+            .filter(|b| b.name.starts_with(&prefix) && b.name > after)
             .map(|b| Bucket {
                 name: Some(b.name),
                 creation_date: Some(ts(b.created_ms)),
                 bucket_region: Some(b.region),
             })
             .collect();
+        let next = (buckets.len() > max).then(|| {
+            buckets.truncate(max);
+            buckets.last().and_then(|b| b.name.clone())
+        });
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
             owner: Some(self.owner.clone()),
-            ..Default::default()
+            continuation_token: next.flatten(),
+            prefix: input.prefix,
         }))
     }
 
@@ -54,10 +74,18 @@ impl Almacen {
                 ),
             ));
         }
-        self.engine
+        match self
+            .engine
             .create_bucket(&input.bucket, region.as_deref())
             .await
-            .map_err(to_s3)?;
+        {
+            Ok(()) => {}
+            // AWS keeps a legacy rule for us-east-1: re-creating a bucket you
+            // own there answers 200 and changes nothing; every other region
+            // answers BucketAlreadyOwnedByYou.
+            Err(EngineError::BucketAlreadyOwnedByYou) if self.engine.region() == "us-east-1" => {}
+            Err(e) => return Err(to_s3(e)),
+        }
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{}", input.bucket)),
         }))

@@ -58,7 +58,8 @@ pub fn content_headers(
     metadata: Option<Metadata>,
 ) -> ContentHeaders {
     ContentHeaders {
-        content_type,
+        // S3 stores binary/octet-stream when the client names no type.
+        content_type: content_type.or_else(|| Some("binary/octet-stream".to_owned())),
         // aws-chunked is a transfer detail, never part of the stored encoding.
         content_encoding: content_encoding.and_then(|e| {
             let kept: Vec<&str> = e
@@ -148,7 +149,7 @@ impl Expected {
                     .filter(|r| r.len() == a.digest(b"").len());
                 if raw.is_none() {
                     return Err(s3_err(
-                        S3ErrorCode::InvalidRequest,
+                        S3ErrorCode::BadDigest,
                         format!("Value for {} header is invalid.", a.header()),
                     ));
                 }

@@ -68,3 +68,26 @@ pub fn to_s3(e: EngineError) -> S3Error {
 pub fn s3_err(code: S3ErrorCode, msg: impl Into<String>) -> S3Error {
     S3Error::with_message(code, msg.into())
 }
+
+/// Maps the error of staging an upload body. s3s reports a failed payload
+/// hash or chunk signature as an error of the body stream; those are the
+/// client's signature problems, not a short body.
+pub fn upload_err(e: EngineError) -> S3Error {
+    if let EngineError::IncompleteBody(msg) = &e {
+        if msg.contains("Sha256Mismatch") {
+            let mut err = S3Error::with_message(
+                S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            );
+            err.set_status_code(StatusCode::BAD_REQUEST);
+            return err;
+        }
+        if msg.contains("SignatureMismatch") {
+            return S3Error::with_message(
+                S3ErrorCode::SignatureDoesNotMatch,
+                "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            );
+        }
+    }
+    to_s3(e)
+}

@@ -51,6 +51,18 @@ impl Front {
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;
+        // A client that sent `Expect: 100-continue` and gets its final answer
+        // without a `100 Continue` (empty body, or an early error) may
+        // misread the next response on this connection (botocore does):
+        // close it after this response.
+        let expects_continue = req
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let empty_body = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
         let mut resp = match self.health(&req).await {
             Some(r) => r,
             None => self.s3.call(req).await?,
@@ -62,6 +74,10 @@ impl Front {
         }
         h.insert(http::header::SERVER, HeaderValue::from_static("almacen"));
         let status = resp.status();
+        if expects_continue && (empty_body || !status.is_success()) {
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if status == StatusCode::NOT_MODIFIED {
             let (mut parts, _) = resp.into_parts();
             parts.headers.remove(http::header::CONTENT_TYPE);

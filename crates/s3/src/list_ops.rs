@@ -101,7 +101,8 @@ impl Almacen {
             .flatten();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
-            prefix: Some(enc(prefix)),
+            // botocore decodes Marker but not Prefix in v1 responses.
+            prefix: Some(prefix),
             marker: Some(input.marker.map(enc).unwrap_or_default()),
             max_keys: i32::try_from(max).ok(),
             is_truncated: Some(truncated),
@@ -172,6 +173,78 @@ impl Almacen {
             delimiter: delimiter.map(enc),
             encoding_type: input.encoding_type,
             start_after: input.start_after.map(enc),
+            ..Default::default()
+        }))
+    }
+}
+
+impl Almacen {
+    /// ListObjectVersions while versioning is not in: every object has
+    /// exactly one version, `null`, and it is the latest.
+    pub(crate) async fn op_list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        let max = max_keys(input.max_keys)?;
+        let url = url_mode(input.encoding_type.as_ref())?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let page = self
+            .engine
+            .list_objects(
+                &input.bucket,
+                ListQuery {
+                    prefix: prefix.clone(),
+                    start_after: input.key_marker.clone().filter(|m| !m.is_empty()),
+                    delimiter: delimiter.clone(),
+                    max,
+                },
+            )
+            .await
+            .map_err(to_s3)?;
+        let truncated = page.truncated;
+        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let last = page.entries.last().map(|e| e.sort_key().to_owned());
+        let mut versions = Vec::new();
+        let mut prefixes = Vec::new();
+        for e in page.entries {
+            match e {
+                ListEntry::Object(o) => versions.push(ObjectVersion {
+                    key: Some(enc(&o.key)),
+                    version_id: Some(o.version_id.clone()),
+                    is_latest: Some(true),
+                    e_tag: Some(etag(&o.etag)),
+                    size: i64::try_from(o.size).ok(),
+                    last_modified: Some(ts(o.mtime_ms)),
+                    owner: Some(self.owner.clone()),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(
+                        ObjectVersionStorageClass::STANDARD,
+                    )),
+                    ..Default::default()
+                }),
+                ListEntry::CommonPrefix(p) => prefixes.push(CommonPrefix {
+                    prefix: Some(enc(&p)),
+                }),
+            }
+        }
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc(&prefix)),
+            delimiter: delimiter.as_deref().map(enc),
+            key_marker: Some(input.key_marker.as_deref().map(enc).unwrap_or_default()),
+            version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
+            next_key_marker: if truncated {
+                last.as_deref().map(enc)
+            } else {
+                None
+            },
+            next_version_id_marker: if truncated { Some("null".into()) } else { None },
+            max_keys: i32::try_from(max).ok(),
+            is_truncated: Some(truncated),
+            versions: Some(versions),
+            common_prefixes: Some(prefixes),
+            encoding_type: input.encoding_type,
             ..Default::default()
         }))
     }

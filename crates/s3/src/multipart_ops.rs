@@ -9,7 +9,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::Almacen;
 use crate::convert::{Expected, algorithm, content_headers, etag, set_checksums, ts, url_encode};
-use crate::error::{s3_err, to_s3};
+use crate::error::{s3_err, to_s3, upload_err};
 use crate::object_ops::write_condition;
 
 /// Largest part: 5 GiB.
@@ -47,15 +47,21 @@ fn copy_range(range: Option<&str>, size: u64) -> S3Result<(u64, u64)> {
     let bad = || {
         s3_err(
             S3ErrorCode::InvalidArgument,
-            format!("Range specified is not valid for source object of size: {size}"),
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
         )
     };
     let spec = r.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let first: u64 = a.parse().map_err(|_| bad())?;
     let last: u64 = b.parse().map_err(|_| bad())?;
-    if first > last || last >= size {
+    if first > last {
         return Err(bad());
+    }
+    if last >= size {
+        return Err(s3_err(
+            S3ErrorCode::InvalidRange,
+            format!("Range specified is not valid for source object of size: {size}"),
+        ));
     }
     Ok((first, last - first + 1))
 }
@@ -172,7 +178,7 @@ impl Almacen {
             .engine
             .stage(body, expected.set, MAX_PART_SIZE)
             .await
-            .map_err(to_s3)?;
+            .map_err(upload_err)?;
         if let Some(len) = input.content_length
             && u64::try_from(len).ok() != Some(staged.size)
             && req.headers.get("x-amz-decoded-content-length").is_none()
@@ -252,9 +258,27 @@ impl Almacen {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-        let upload = self
+        let upload = match self
             .upload_for(&input.bucket, &input.key, &input.upload_id)
-            .await?;
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => {
+                // Completing an upload that already completed answers as the first time did.
+                if let Ok(info) = self.engine.object(&input.bucket, &input.key).await
+                    && info.attrs.upload_id.as_deref() == Some(input.upload_id.as_str())
+                {
+                    return Ok(S3Response::new(CompleteMultipartUploadOutput {
+                        bucket: Some(input.bucket.clone()),
+                        key: Some(input.key.clone()),
+                        e_tag: Some(etag(&info.etag)),
+                        location: Some(format!("/{}/{}", input.bucket, input.key)),
+                        ..Default::default()
+                    }));
+                }
+                return Err(e);
+            }
+        };
         let parts: Vec<CompletePart> = input
             .multipart_upload
             .and_then(|m| m.parts)
@@ -278,29 +302,19 @@ impl Almacen {
             })
             .collect();
         let expected_size = input.mpu_object_size.and_then(|s| u64::try_from(s).ok());
+        // A whole-object checksum the client sent must match before anything commits.
+        let claimed = Checksums {
+            crc32: input.checksum_crc32,
+            crc32c: input.checksum_crc32c,
+            crc64nvme: input.checksum_crc64nvme,
+            sha1: input.checksum_sha1,
+            sha256: input.checksum_sha256,
+        };
         let info = self
             .engine
-            .complete_upload(&upload, &parts, condition, expected_size)
+            .complete_upload(&upload, &parts, condition, expected_size, &claimed)
             .await
             .map_err(to_s3)?;
-        // A whole-object checksum the client sent must match.
-        let claimed = [
-            (Algorithm::Crc32, input.checksum_crc32),
-            (Algorithm::Crc32c, input.checksum_crc32c),
-            (Algorithm::Crc64Nvme, input.checksum_crc64nvme),
-            (Algorithm::Sha1, input.checksum_sha1),
-            (Algorithm::Sha256, input.checksum_sha256),
-        ];
-        for (a, v) in claimed {
-            if let (Some(v), Some(mine)) = (v, info.attrs.checksums.get(a))
-                && v != mine
-            {
-                tracing::warn!(
-                    algorithm = a.name(),
-                    "client's multipart checksum differs from ours"
-                );
-            }
-        }
         let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),

@@ -11,7 +11,7 @@ use crate::Almacen;
 use crate::convert::{
     Expected, content_headers, etag, metadata_out, parse_http_date, set_checksums, ts,
 };
-use crate::error::{s3_err, to_s3};
+use crate::error::{s3_err, to_s3, upload_err};
 
 /// What a read returns besides the bytes: the range and status headers.
 pub(crate) struct ReadPlan {
@@ -93,12 +93,10 @@ pub(crate) fn plan_read(
     if let Some(n) = part_number {
         let idx = usize::try_from(n).ok().filter(|n| *n >= 1);
         let Some((start, len)) = idx.and_then(|i| info.part_range(i)) else {
-            let mut e = s3_err(
-                S3ErrorCode::Custom("InvalidPartNumber".into()),
+            return Err(s3_err(
+                S3ErrorCode::InvalidPart,
                 "The requested partnumber is not satisfiable",
-            );
-            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-            return Err(e);
+            ));
         };
         let count = info.parts_count().unwrap_or(1);
         return Ok(ReadPlan {
@@ -142,6 +140,16 @@ pub(crate) fn plan_read(
     })
 }
 
+/// The checksum of one part of a multipart object, for `partNumber` reads.
+fn part_checksum(info: &ObjectInfo, part_number: Option<i32>) -> Option<almacen_engine::Checksums> {
+    let a = info.attrs.checksum_algorithm?;
+    let n = usize::try_from(part_number?).ok()?.checked_sub(1)?;
+    let sum = info.attrs.part_checksums.get(n).filter(|s| !s.is_empty())?;
+    let mut c = almacen_engine::Checksums::default();
+    c.set(a, Some(sum.clone()));
+    Some(c)
+}
+
 /// The checksum algorithm whose value GET/HEAD return in checksum mode.
 fn shown_algorithm(info: &ObjectInfo) -> almacen_engine::Algorithm {
     info.attrs
@@ -168,10 +176,9 @@ pub(crate) fn write_condition(
             "If-Match and If-None-Match together are not supported",
         )),
         (None, Some(ETagCondition::Any)) => Ok(Some(PutCondition::IfNoneMatchAny)),
-        (None, Some(ETagCondition::ETag(_))) => Err(s3_err(
-            S3ErrorCode::NotImplemented,
-            "If-None-Match on a write supports only *",
-        )),
+        (None, Some(ETagCondition::ETag(e))) => {
+            Ok(Some(PutCondition::IfNoneMatch(e.value().to_owned())))
+        }
         (Some(ETagCondition::Any), None) => Ok(Some(PutCondition::IfMatch("*".into()))),
         (Some(ETagCondition::ETag(e)), None) => {
             Ok(Some(PutCondition::IfMatch(e.value().to_owned())))
@@ -231,7 +238,7 @@ impl Almacen {
             .engine
             .stage(body, expected.set, MAX_PUT_SIZE)
             .await
-            .map_err(to_s3)?;
+            .map_err(upload_err)?;
         if let Some(len) = input.content_length
             && u64::try_from(len).ok() != Some(staged.size)
             && req.headers.get("x-amz-decoded-content-length").is_none()
@@ -302,14 +309,17 @@ impl Almacen {
             metadata: metadata_out(h),
             ..Default::default()
         };
-        if plan.whole
-            && input
-                .checksum_mode
-                .as_ref()
-                .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+        if input
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
         {
-            set_checksums!(out, &info.attrs.checksums, Some(shown_algorithm(&info)));
-            out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
+            if plan.whole {
+                set_checksums!(out, &info.attrs.checksums, Some(shown_algorithm(&info)));
+                out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
+            } else if let Some(sums) = part_checksum(&info, input.part_number) {
+                set_checksums!(out, &sums, info.attrs.checksum_algorithm);
+            }
         }
         Ok(S3Response::new(out))
     }
@@ -350,14 +360,17 @@ impl Almacen {
             metadata: metadata_out(h),
             ..Default::default()
         };
-        if plan.whole
-            && input
-                .checksum_mode
-                .as_ref()
-                .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+        if input
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
         {
-            set_checksums!(out, &info.attrs.checksums, Some(shown_algorithm(&info)));
-            out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
+            if plan.whole {
+                set_checksums!(out, &info.attrs.checksums, Some(shown_algorithm(&info)));
+                out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
+            } else if let Some(sums) = part_checksum(&info, input.part_number) {
+                set_checksums!(out, &sums, info.attrs.checksum_algorithm);
+            }
         }
         let mut resp = S3Response::new(out);
         // Response overrides apply to HEAD too.
@@ -614,6 +627,136 @@ impl Almacen {
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(result),
             ..Default::default()
+        }))
+    }
+}
+
+impl Almacen {
+    pub(crate) async fn op_get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let input = req.input;
+        self.check_version(input.version_id.as_deref())?;
+        let info = self
+            .engine
+            .object(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?;
+        let wants = |name: &str| input.object_attributes.iter().any(|a| a.as_str() == name);
+        let mut out = GetObjectAttributesOutput {
+            last_modified: Some(ts(info.mtime_ms)),
+            ..Default::default()
+        };
+        if wants(ObjectAttributes::ETAG) {
+            out.e_tag = Some(etag(&info.etag));
+        }
+        if wants(ObjectAttributes::OBJECT_SIZE) {
+            out.object_size = i64::try_from(info.size).ok();
+        }
+        if wants(ObjectAttributes::STORAGE_CLASS) {
+            out.storage_class = Some(StorageClass::from_static(StorageClass::STANDARD));
+        }
+        if wants(ObjectAttributes::CHECKSUM) {
+            let mut c = Checksum::default();
+            set_checksums!(c, &info.attrs.checksums, Some(shown_algorithm(&info)));
+            c.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
+            out.checksum = Some(c);
+        }
+        if wants(ObjectAttributes::OBJECT_PARTS) && info.parts_count().is_some() {
+            let total = info.attrs.part_sizes.len();
+            let max = match input.max_parts {
+                None => 1000,
+                Some(n) if n < 0 => {
+                    return Err(s3_err(
+                        S3ErrorCode::InvalidArgument,
+                        "max-parts must be non-negative",
+                    ));
+                }
+                Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
+            };
+            let after = usize::try_from(input.part_number_marker.unwrap_or(0)).unwrap_or(0);
+            let alg = info.attrs.checksum_algorithm;
+            let parts: Vec<ObjectPart> = info
+                .attrs
+                .part_sizes
+                .iter()
+                .enumerate()
+                .skip(after)
+                .take(max)
+                .map(|(i, size)| {
+                    let mut p = ObjectPart {
+                        part_number: i32::try_from(i + 1).ok(),
+                        size: i64::try_from(*size).ok(),
+                        ..Default::default()
+                    };
+                    if let (Some(a), Some(sum)) = (
+                        alg,
+                        info.attrs.part_checksums.get(i).filter(|s| !s.is_empty()),
+                    ) {
+                        let mut c = almacen_engine::Checksums::default();
+                        c.set(a, Some(sum.clone()));
+                        set_checksums!(p, &c, Some(a));
+                    }
+                    p
+                })
+                .collect();
+            let last = parts.last().and_then(|p| p.part_number);
+            let truncated = after + parts.len() < total;
+            out.object_parts = Some(GetObjectAttributesParts {
+                is_truncated: Some(truncated),
+                max_parts: i32::try_from(max).ok(),
+                next_part_number_marker: if truncated { last } else { None },
+                part_number_marker: input.part_number_marker,
+                parts: Some(parts),
+                total_parts_count: i32::try_from(total).ok(),
+            });
+        }
+        Ok(S3Response::new(out))
+    }
+
+    /// The one grant every bucket and object has while IAM and ACLs are not
+    /// in: the root owner's FULL_CONTROL.
+    fn owner_grants(&self) -> Vec<Grant> {
+        vec![Grant {
+            grantee: Some(Grantee {
+                display_name: self.owner.display_name.clone(),
+                email_address: None,
+                id: self.owner.id.clone(),
+                type_: Type::from_static(Type::CANONICAL_USER),
+                uri: None,
+            }),
+            permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
+        }]
+    }
+
+    pub(crate) async fn op_get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        self.check_version(req.input.version_id.as_deref())?;
+        self.engine
+            .object(&req.input.bucket, &req.input.key)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(GetObjectAclOutput {
+            grants: Some(self.owner_grants()),
+            owner: Some(self.owner.clone()),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.engine
+            .check_bucket(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(GetBucketAclOutput {
+            grants: Some(self.owner_grants()),
+            owner: Some(self.owner.clone()),
         }))
     }
 }

@@ -14,7 +14,14 @@ async fn hundred_mib_multipart_round_trip() {
     let c = srv.client();
     let b = bucket_name("mp");
     c.create_bucket().bucket(&b).send().await.unwrap();
-    let up = c.create_multipart_upload().bucket(&b).key("video.mp4").content_type("video/mp4").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("video.mp4")
+        .content_type("video/mp4")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
     let mut whole = Sha256::new();
     let mut md5s = Vec::new();
@@ -40,20 +47,37 @@ async fn hundred_mib_multipart_round_trip() {
                 .build(),
         );
     }
-    let listed = c.list_parts().bucket(&b).key("video.mp4").upload_id(id).send().await.unwrap();
+    let listed = c
+        .list_parts()
+        .bucket(&b)
+        .key("video.mp4")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.parts().len(), 10);
     let done = c
         .complete_multipart_upload()
         .bucket(&b)
         .key("video.mp4")
         .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
     let expect = format!("\"{}-10\"", hex::encode(md5::Md5::digest(&md5s)));
     assert_eq!(done.e_tag(), Some(expect.as_str()));
-    let got = c.get_object().bucket(&b).key("video.mp4").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(&b)
+        .key("video.mp4")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_length(), Some(100 * MIB as i64));
     assert_eq!(got.content_type(), Some("video/mp4"));
     let mut body = got.body;
@@ -62,7 +86,14 @@ async fn hundred_mib_multipart_round_trip() {
         h.update(&chunk);
     }
     assert_eq!(h.finalize(), whole.finalize());
-    let part3 = c.get_object().bucket(&b).key("video.mp4").part_number(3).send().await.unwrap();
+    let part3 = c
+        .get_object()
+        .bucket(&b)
+        .key("video.mp4")
+        .part_number(3)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(part3.parts_count(), Some(10));
     assert_eq!(part3.content_length(), Some(10 * MIB as i64));
 }
@@ -73,7 +104,13 @@ async fn part_rules() {
     let c = srv.client();
     let b = bucket_name("rules");
     c.create_bucket().bucket(&b).send().await.unwrap();
-    let up = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
     let mut etags = Vec::new();
     for n in 1..=2 {
@@ -98,12 +135,20 @@ async fn part_rules() {
             .bucket(&b)
             .key("k")
             .upload_id(id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
     };
-    let e = complete(vec![(1, etags[0].clone()), (2, etags[1].clone())]).await.unwrap_err();
+    let e = complete(vec![(1, etags[0].clone()), (2, etags[1].clone())])
+        .await
+        .unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("EntityTooSmall"));
-    let e = complete(vec![(2, etags[1].clone()), (1, etags[0].clone())]).await.unwrap_err();
+    let e = complete(vec![(2, etags[1].clone()), (1, etags[0].clone())])
+        .await
+        .unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("InvalidPartOrder"));
     let e = complete(vec![(1, "\"0000\"".into())]).await.unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("InvalidPart"));
@@ -118,10 +163,22 @@ async fn part_rules() {
         .send()
         .await
         .unwrap();
-    complete(vec![(1, out.e_tag().unwrap().to_owned())]).await.unwrap();
+    complete(vec![(1, out.e_tag().unwrap().to_owned())])
+        .await
+        .unwrap();
     let got = c.get_object().bucket(&b).key("k").send().await.unwrap();
-    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"replaced");
-    let e = c.list_parts().bucket(&b).key("k").upload_id(id).send().await.unwrap_err();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"replaced"
+    );
+    let e = c
+        .list_parts()
+        .bucket(&b)
+        .key("k")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("NoSuchUpload"));
 }
 
@@ -132,8 +189,20 @@ async fn upload_part_copy_and_listing_uploads() {
     let b = bucket_name("upc");
     c.create_bucket().bucket(&b).send().await.unwrap();
     let src = data(6 * MIB, 9);
-    c.put_object().bucket(&b).key("src").body(ByteStream::from(src.clone())).send().await.unwrap();
-    let up = c.create_multipart_upload().bucket(&b).key("dst/x").send().await.unwrap();
+    c.put_object()
+        .bucket(&b)
+        .key("src")
+        .body(ByteStream::from(src.clone()))
+        .send()
+        .await
+        .unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("dst/x")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
     let p1 = c
         .upload_part_copy()
@@ -157,7 +226,13 @@ async fn upload_part_copy_and_listing_uploads() {
         .send()
         .await
         .unwrap();
-    let uploads = c.list_multipart_uploads().bucket(&b).prefix("dst/").send().await.unwrap();
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket(&b)
+        .prefix("dst/")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(uploads.uploads().len(), 1);
     let parts = [p1, p2]
         .iter()
@@ -173,7 +248,11 @@ async fn upload_part_copy_and_listing_uploads() {
         .bucket(&b)
         .key("dst/x")
         .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .unwrap();

@@ -2,7 +2,9 @@
 
 use almacen_tests::{Server, bucket_name, code, data, status};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, Delete, MetadataDirective, ObjectIdentifier};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, Delete, MetadataDirective, ObjectIdentifier,
+};
 use md5::Digest as _;
 
 async fn setup() -> (Server, aws_sdk_s3::Client, String) {
@@ -43,7 +45,10 @@ async fn put_get_round_trip_with_metadata_and_odd_keys() {
         let got = c.get_object().bucket(&b).key(key).send().await.unwrap();
         assert_eq!(got.content_type(), Some("image/jpeg"));
         assert_eq!(got.cache_control(), Some("max-age=60"));
-        assert_eq!(got.metadata().unwrap().get("tenant").map(String::as_str), Some("t1"));
+        assert_eq!(
+            got.metadata().unwrap().get("tenant").map(String::as_str),
+            Some("t1")
+        );
         assert_eq!(got.content_length(), Some(300_000));
         let bytes = got.body.collect().await.unwrap().into_bytes();
         assert!(bytes.as_ref() == body.as_slice(), "body of {key}");
@@ -68,23 +73,71 @@ async fn put_get_round_trip_with_metadata_and_odd_keys() {
 async fn ranges_and_conditionals() {
     let (_srv, c, b) = setup().await;
     let body = data(1000, 3);
-    let put = c.put_object().bucket(&b).key("r").body(ByteStream::from(body.clone())).send().await.unwrap();
+    let put = c
+        .put_object()
+        .bucket(&b)
+        .key("r")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
     let etag = put.e_tag().unwrap().to_owned();
-    for (range, lo, hi) in [("bytes=10-19", 10, 20), ("bytes=990-", 990, 1000), ("bytes=-5", 995, 1000)] {
-        let got = c.get_object().bucket(&b).key("r").range(range).send().await.unwrap();
-        assert_eq!(got.content_range(), Some(format!("bytes {lo}-{}/1000", hi - 1).as_str()));
+    for (range, lo, hi) in [
+        ("bytes=10-19", 10, 20),
+        ("bytes=990-", 990, 1000),
+        ("bytes=-5", 995, 1000),
+    ] {
+        let got = c
+            .get_object()
+            .bucket(&b)
+            .key("r")
+            .range(range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            got.content_range(),
+            Some(format!("bytes {lo}-{}/1000", hi - 1).as_str())
+        );
         let bytes = got.body.collect().await.unwrap().into_bytes();
         assert_eq!(bytes.as_ref(), &body[lo..hi]);
     }
-    let e = c.get_object().bucket(&b).key("r").range("bytes=2000-3000").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket(&b)
+        .key("r")
+        .range("bytes=2000-3000")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), Some(416));
     assert_eq!(code(&e).as_deref(), Some("InvalidRange"));
 
-    let e = c.get_object().bucket(&b).key("r").if_match("\"nope\"").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket(&b)
+        .key("r")
+        .if_match("\"nope\"")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), Some(412));
-    let e = c.get_object().bucket(&b).key("r").if_none_match(&etag).send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket(&b)
+        .key("r")
+        .if_none_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), Some(304));
-    c.get_object().bucket(&b).key("r").if_match(&etag).send().await.unwrap();
+    c.get_object()
+        .bucket(&b)
+        .key("r")
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap();
 
     // Conditional writes.
     let e = c
@@ -172,7 +225,10 @@ async fn checksums_are_verified_stored_and_returned() {
             .send()
             .await
             .unwrap();
-        assert_eq!(got.body.collect().await.unwrap().into_bytes().len(), body.len());
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().len(),
+            body.len()
+        );
     }
     // A wrong checksum header: BadDigest and nothing stored.
     let e = c
@@ -186,7 +242,13 @@ async fn checksums_are_verified_stored_and_returned() {
         .unwrap_err();
     assert_eq!(status(&e), Some(400));
     assert_eq!(code(&e).as_deref(), Some("BadDigest"));
-    let e = c.head_object().bucket(&b).key("bad").send().await.unwrap_err();
+    let e = c
+        .head_object()
+        .bucket(&b)
+        .key("bad")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&e), Some(404));
     let e = c
         .put_object()
@@ -215,13 +277,29 @@ async fn copy_delete_and_batch_delete() {
         .send()
         .await
         .unwrap();
-    c.copy_object().bucket(&b2).key("copy").copy_source(format!("{b}/src")).send().await.unwrap();
+    c.copy_object()
+        .bucket(&b2)
+        .key("copy")
+        .copy_source(format!("{b}/src"))
+        .send()
+        .await
+        .unwrap();
     let got = c.get_object().bucket(&b2).key("copy").send().await.unwrap();
     assert_eq!(got.content_type(), Some("text/plain"));
-    assert_eq!(got.metadata().unwrap().get("a").map(String::as_str), Some("1"));
+    assert_eq!(
+        got.metadata().unwrap().get("a").map(String::as_str),
+        Some("1")
+    );
     assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == body.as_slice());
 
-    let e = c.copy_object().bucket(&b).key("src").copy_source(format!("{b}/src")).send().await.unwrap_err();
+    let e = c
+        .copy_object()
+        .bucket(&b)
+        .key("src")
+        .copy_source(format!("{b}/src"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("InvalidRequest"));
     c.copy_object()
         .bucket(&b)
@@ -247,12 +325,29 @@ async fn copy_delete_and_batch_delete() {
     assert_eq!(status(&e), Some(412));
 
     // Delete is idempotent.
-    c.delete_object().bucket(&b).key("never-existed").send().await.unwrap();
+    c.delete_object()
+        .bucket(&b)
+        .key("never-existed")
+        .send()
+        .await
+        .unwrap();
     for i in 0..20 {
-        c.put_object().bucket(&b).key(format!("d/{i}")).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        c.put_object()
+            .bucket(&b)
+            .key(format!("d/{i}"))
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
-    let ids: Vec<ObjectIdentifier> =
-        (0..25).map(|i| ObjectIdentifier::builder().key(format!("d/{i}")).build().unwrap()).collect();
+    let ids: Vec<ObjectIdentifier> = (0..25)
+        .map(|i| {
+            ObjectIdentifier::builder()
+                .key(format!("d/{i}"))
+                .build()
+                .unwrap()
+        })
+        .collect();
     let out = c
         .delete_objects()
         .bucket(&b)
@@ -261,7 +356,13 @@ async fn copy_delete_and_batch_delete() {
         .await
         .unwrap();
     assert_eq!(out.deleted().len(), 25);
-    let left = c.list_objects_v2().bucket(&b).prefix("d/").send().await.unwrap();
+    let left = c
+        .list_objects_v2()
+        .bucket(&b)
+        .prefix("d/")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(left.key_count(), Some(0));
 }
 
@@ -276,10 +377,26 @@ async fn listing_pages_prefixes_and_delimiters() {
     }
     keys.push("top".into());
     for k in &keys {
-        c.put_object().bucket(&b).key(k).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        c.put_object()
+            .bucket(&b)
+            .key(k)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
-    let top = c.list_objects_v2().bucket(&b).delimiter("/").send().await.unwrap();
-    let prefixes: Vec<&str> = top.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    let top = c
+        .list_objects_v2()
+        .bucket(&b)
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<&str> = top
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
     assert_eq!(prefixes, ["a/", "b/", "c/"]);
     assert_eq!(top.contents().len(), 1);
     assert_eq!(top.key_count(), Some(4));
@@ -295,7 +412,11 @@ async fn listing_pages_prefixes_and_delimiters() {
             .send()
             .await
             .unwrap();
-        seen.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        seen.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
         if page.is_truncated() != Some(true) {
             break;
         }
@@ -304,7 +425,15 @@ async fn listing_pages_prefixes_and_delimiters() {
     keys.sort();
     assert_eq!(seen, keys);
 
-    let v1 = c.list_objects().bucket(&b).prefix("b/").marker("b/010").max_keys(5).send().await.unwrap();
+    let v1 = c
+        .list_objects()
+        .bucket(&b)
+        .prefix("b/")
+        .marker("b/010")
+        .max_keys(5)
+        .send()
+        .await
+        .unwrap();
     let got: Vec<&str> = v1.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(got, ["b/011", "b/012", "b/013", "b/014", "b/015"]);
     assert_eq!(v1.is_truncated(), Some(true));

@@ -14,12 +14,27 @@ async fn objects_survive_restart_and_kill() {
         let mut srv = Server::start_in(dir.path());
         let c = srv.client();
         c.create_bucket().bucket(&b).send().await.unwrap();
-        for (i, size) in [0usize, 10, 4096, 200_000, 3_000_000].into_iter().enumerate() {
+        for (i, size) in [0usize, 10, 4096, 200_000, 3_000_000]
+            .into_iter()
+            .enumerate()
+        {
             let body = data(size, i as u64 + 1);
-            c.put_object().bucket(&b).key(format!("o{i}")).body(ByteStream::from(body.clone())).send().await.unwrap();
+            c.put_object()
+                .bucket(&b)
+                .key(format!("o{i}"))
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .unwrap();
             expected.push((format!("o{i}"), body));
         }
-        let up = c.create_multipart_upload().bucket(&b).key("mp").send().await.unwrap();
+        let up = c
+            .create_multipart_upload()
+            .bucket(&b)
+            .key("mp")
+            .send()
+            .await
+            .unwrap();
         let id = up.upload_id().unwrap();
         let p1 = data(5 * 1024 * 1024, 77);
         let p2 = data(1000, 78);
@@ -35,13 +50,22 @@ async fn objects_survive_restart_and_kill() {
                 .send()
                 .await
                 .unwrap();
-            parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .e_tag(out.e_tag().unwrap())
+                    .build(),
+            );
         }
         c.complete_multipart_upload()
             .bucket(&b)
             .key("mp")
             .upload_id(id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -54,7 +78,10 @@ async fn objects_survive_restart_and_kill() {
         for (key, body) in &expected {
             let got = c.get_object().bucket(&b).key(key).send().await.unwrap();
             let bytes = got.body.collect().await.unwrap().into_bytes();
-            assert!(bytes.as_ref() == body.as_slice(), "{key} after restart {round}");
+            assert!(
+                bytes.as_ref() == body.as_slice(),
+                "{key} after restart {round}"
+            );
         }
         let listed = c.list_objects_v2().bucket(&b).send().await.unwrap();
         assert_eq!(listed.contents().len(), expected.len());
