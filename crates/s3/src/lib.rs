@@ -12,6 +12,7 @@ mod bucket_ops;
 mod convert;
 pub mod error;
 pub mod front;
+mod host;
 mod list_ops;
 mod multipart_ops;
 mod object_ops;
@@ -69,9 +70,7 @@ pub fn build_service(engine: Engine, config: &FrontConfig) -> Result<S3Service, 
     ));
     b.set_access(RootAccess);
     if !config.domains.is_empty() {
-        let host = s3s::host::MultiDomain::new(config.domains.iter().map(String::as_str))
-            .map_err(|e| format!("invalid MINIO_DOMAIN: {e}"))?;
-        b.set_host(host);
+        b.set_host(host::Domains::new(&config.domains));
     }
     Ok(b.build())
 }
