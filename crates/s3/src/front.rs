@@ -15,6 +15,8 @@ use s3s::{Body, HttpError};
 
 /// Largest error body we rewrite; larger ones pass through untouched.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Largest GetObjectAttributes body we rewrite (10,000 parts fit).
+const MAX_ATTRIBUTES_BODY: u64 = 4 * 1024 * 1024;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -51,6 +53,11 @@ impl Front {
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;
+        let is_attributes = req.method() == Method::GET
+            && req.uri().query().is_some_and(|q| {
+                q.split('&')
+                    .any(|kv| kv == "attributes" || kv.starts_with("attributes="))
+            });
         // A client that sent `Expect: 100-continue` and gets its final answer
         // without a `100 Continue` (empty body, or an early error) may
         // misread the next response on this connection (botocore does):
@@ -83,6 +90,9 @@ impl Front {
             parts.headers.remove(http::header::CONTENT_TYPE);
             parts.headers.remove(http::header::CONTENT_LENGTH);
             return Ok(Response::from_parts(parts, Body::empty()));
+        }
+        if is_attributes && status.is_success() {
+            return Ok(unquote_attributes_etag(resp).await);
         }
         if status.is_client_error() || status.is_server_error() {
             if is_head {
@@ -201,6 +211,30 @@ async fn decorate_error(resp: Response<Body>, path: &str, rid: &str) -> Response
         extra.push_str(&format!("<RequestId>{rid}</RequestId>"));
     }
     let out = format!("{}{}{}", &text[..end], extra, &text[end..]);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    if let Ok(v) = HeaderValue::from_str(&out.len().to_string()) {
+        parts.headers.insert(http::header::CONTENT_LENGTH, v);
+    }
+    Response::from_parts(parts, Body::from(Bytes::from(out)))
+}
+
+/// GetObjectAttributes is the one S3 response whose `<ETag>` is unquoted;
+/// s3s always quotes it, so take the quotes off here.
+async fn unquote_attributes_etag(resp: Response<Body>) -> Response<Body> {
+    let small = http_body::Body::size_hint(resp.body())
+        .upper()
+        .is_some_and(|n| n <= MAX_ATTRIBUTES_BODY);
+    if !small {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    let out = text
+        .replacen("<ETag>\"", "<ETag>", 1)
+        .replacen("\"</ETag>", "</ETag>", 1);
     parts.headers.remove(http::header::CONTENT_LENGTH);
     if let Ok(v) = HeaderValue::from_str(&out.len().to_string()) {
         parts.headers.insert(http::header::CONTENT_LENGTH, v);

@@ -643,7 +643,14 @@ impl Almacen {
             .object(&input.bucket, &input.key)
             .await
             .map_err(to_s3)?;
-        let wants = |name: &str| input.object_attributes.iter().any(|a| a.as_str() == name);
+        // The header is a comma-separated list; take it apart whatever s3s split.
+        let wants = |name: &str| {
+            input
+                .object_attributes
+                .iter()
+                .flat_map(|a| a.as_str().split(','))
+                .any(|a| a.trim().eq_ignore_ascii_case(name))
+        };
         let mut out = GetObjectAttributesOutput {
             last_modified: Some(ts(info.mtime_ms)),
             ..Default::default()
@@ -758,5 +765,86 @@ impl Almacen {
             grants: Some(self.owner_grants()),
             owner: Some(self.owner.clone()),
         }))
+    }
+}
+
+/// Whether an ACL request asks for exactly what every resource has today:
+/// private, the owner's FULL_CONTROL. Other grants wait for access control
+/// (policies), and are refused rather than silently dropped.
+fn acl_is_private(
+    canned: Option<&str>,
+    policy: Option<&AccessControlPolicy>,
+    owner_id: Option<&str>,
+    grants_given: bool,
+) -> bool {
+    if grants_given {
+        return false;
+    }
+    match (canned, policy) {
+        (Some(c), None) => c == "private",
+        (None, Some(p)) => p.grants.as_deref().unwrap_or_default().iter().all(|g| {
+            g.permission
+                .as_ref()
+                .is_some_and(|p| p.as_str() == Permission::FULL_CONTROL)
+                && g.grantee
+                    .as_ref()
+                    .is_some_and(|ge| ge.id.as_deref() == owner_id)
+        }),
+        (None, None) => true,
+        (Some(_), Some(_)) => false,
+    }
+}
+
+fn acl_not_supported() -> S3Error {
+    s3_err(
+        S3ErrorCode::NotImplemented,
+        "Only the private ACL is supported; grant access with bucket policies instead",
+    )
+}
+
+impl Almacen {
+    pub(crate) async fn op_put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        let i = req.input;
+        self.check_version(i.version_id.as_deref())?;
+        self.engine.object(&i.bucket, &i.key).await.map_err(to_s3)?;
+        let grants = i.grant_full_control.is_some()
+            || i.grant_read.is_some()
+            || i.grant_read_acp.is_some()
+            || i.grant_write.is_some()
+            || i.grant_write_acp.is_some();
+        if !acl_is_private(
+            i.acl.as_ref().map(ObjectCannedACL::as_str),
+            i.access_control_policy.as_ref(),
+            self.owner.id.as_deref(),
+            grants,
+        ) {
+            return Err(acl_not_supported());
+        }
+        Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+
+    pub(crate) async fn op_put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        let i = req.input;
+        self.engine.check_bucket(&i.bucket).await.map_err(to_s3)?;
+        let grants = i.grant_full_control.is_some()
+            || i.grant_read.is_some()
+            || i.grant_read_acp.is_some()
+            || i.grant_write.is_some()
+            || i.grant_write_acp.is_some();
+        if !acl_is_private(
+            i.acl.as_ref().map(BucketCannedACL::as_str),
+            i.access_control_policy.as_ref(),
+            self.owner.id.as_deref(),
+            grants,
+        ) {
+            return Err(acl_not_supported());
+        }
+        Ok(S3Response::new(PutBucketAclOutput::default()))
     }
 }
