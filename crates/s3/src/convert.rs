@@ -67,7 +67,7 @@ pub fn content_headers(
                 .map(str::trim)
                 .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("aws-chunked"))
                 .collect();
-            (!kept.is_empty()).then(|| kept.join(","))
+            (!kept.is_empty()).then(|| kept.join(", "))
         }),
         content_disposition,
         content_language,

@@ -268,13 +268,18 @@ impl Almacen {
                 if let Ok(info) = self.engine.object(&input.bucket, &input.key).await
                     && info.attrs.upload_id.as_deref() == Some(input.upload_id.as_str())
                 {
-                    return Ok(S3Response::new(CompleteMultipartUploadOutput {
+                    let mut out = CompleteMultipartUploadOutput {
                         bucket: Some(input.bucket.clone()),
                         key: Some(input.key.clone()),
                         e_tag: Some(etag(&info.etag)),
                         location: Some(format!("/{}/{}", input.bucket, input.key)),
                         ..Default::default()
-                    }));
+                    };
+                    if let Some(a) = info.attrs.checksum_algorithm {
+                        set_checksums!(out, &info.attrs.checksums, Some(a));
+                        out.checksum_type = info.attrs.checksum_type.map(dto_type);
+                    }
+                    return Ok(S3Response::new(out));
                 }
                 return Err(e);
             }

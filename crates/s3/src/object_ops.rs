@@ -319,6 +319,7 @@ impl Almacen {
                 out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
             } else if let Some(sums) = part_checksum(&info, input.part_number) {
                 set_checksums!(out, &sums, info.attrs.checksum_algorithm);
+                out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
             }
         }
         Ok(S3Response::new(out))
@@ -370,6 +371,7 @@ impl Almacen {
                 out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
             } else if let Some(sums) = part_checksum(&info, input.part_number) {
                 set_checksums!(out, &sums, info.attrs.checksum_algorithm);
+                out.checksum_type = Some(dto_checksum_type(checksum_type_out(&info)));
             }
         }
         let mut resp = S3Response::new(out);
