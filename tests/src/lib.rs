@@ -64,7 +64,7 @@ impl Server {
             .args(["--address", "127.0.0.1:0"])
             .env("MINIO_ROOT_USER", ACCESS_KEY)
             .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,s3s=off")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

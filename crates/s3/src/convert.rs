@@ -108,8 +108,7 @@ pub struct Expected {
 /// An unknown algorithm: InvalidRequest.
 pub fn algorithm(name: Option<&str>) -> Result<Option<Algorithm>, S3Error> {
     match name {
-        None => Ok(None),
-        Some(n) if n.is_empty() => Ok(None),
+        None | Some("") => Ok(None),
         Some(n) => Algorithm::parse(n).map(Some).ok_or_else(|| {
             s3_err(
                 S3ErrorCode::InvalidRequest,

@@ -9,6 +9,7 @@
 
 mod auth;
 mod bucket_ops;
+mod conditions;
 mod convert;
 pub mod error;
 pub mod front;

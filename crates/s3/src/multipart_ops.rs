@@ -3,13 +3,12 @@
 use almacen_engine::{
     Algorithm, ChecksumSet, Checksums, CompletePart, UploadAttrs, UploadListQuery, validate_key,
 };
-use futures::TryStreamExt as _;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::Almacen;
 use crate::convert::{Expected, algorithm, content_headers, etag, set_checksums, ts, url_encode};
-use crate::error::{s3_err, to_s3, upload_err};
+use crate::error::{s3_err, to_s3};
 use crate::object_ops::write_condition;
 
 /// Largest part: 5 GiB.
@@ -170,25 +169,16 @@ impl Almacen {
                 "Part number must be an integer between 1 and 10000, inclusive",
             ));
         }
-        let body = input
-            .body
-            .map(|b| -> almacen_engine::ByteStream { Box::pin(b.map_err(std::io::Error::other)) })
-            .unwrap_or_else(|| Box::pin(futures::stream::empty()));
         let staged = self
-            .engine
-            .stage(body, expected.set, MAX_PART_SIZE)
-            .await
-            .map_err(upload_err)?;
-        if let Some(len) = input.content_length
-            && u64::try_from(len).ok() != Some(staged.size)
-            && req.headers.get("x-amz-decoded-content-length").is_none()
-        {
-            return Err(s3_err(
-                S3ErrorCode::IncompleteBody,
-                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
-            ));
-        }
-        expected.verify(&staged.digests, req.trailing_headers.as_ref())?;
+            .stage_upload(
+                input.body,
+                input.content_length,
+                &expected,
+                &req.headers,
+                req.trailing_headers.as_ref(),
+                MAX_PART_SIZE,
+            )
+            .await?;
         let part = self
             .engine
             .commit_part(&input.bucket, &input.upload_id, part_number, staged)
@@ -290,12 +280,13 @@ impl Almacen {
             .unwrap_or_default()
             .into_iter()
             .map(|p| {
-                let mut checksums = Checksums::default();
-                checksums.crc32 = p.checksum_crc32;
-                checksums.crc32c = p.checksum_crc32c;
-                checksums.crc64nvme = p.checksum_crc64nvme;
-                checksums.sha1 = p.checksum_sha1;
-                checksums.sha256 = p.checksum_sha256;
+                let checksums = Checksums {
+                    crc32: p.checksum_crc32,
+                    crc32c: p.checksum_crc32c,
+                    crc64nvme: p.checksum_crc64nvme,
+                    sha1: p.checksum_sha1,
+                    sha256: p.checksum_sha256,
+                };
                 CompletePart {
                     number: p
                         .part_number

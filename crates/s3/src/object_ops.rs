@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::Almacen;
+use crate::conditions::{Conditions, Verdict};
 use crate::convert::{
     Expected, content_headers, etag, metadata_out, parse_http_date, set_checksums, ts,
 };
@@ -23,49 +24,20 @@ pub(crate) struct ReadPlan {
     pub whole: bool,
 }
 
-fn secs(ms: i64) -> i64 {
-    ms.div_euclid(1000)
+/// Evaluates the read conditions of a GET or HEAD: 412 or 304 as RFC 9110 says.
+pub(crate) fn check_read_conditions(info: &ObjectInfo, conditions: Conditions<'_>) -> S3Result<()> {
+    match conditions.evaluate(info) {
+        Verdict::Proceed => Ok(()),
+        Verdict::PreconditionFailed => Err(precondition_failed()),
+        Verdict::NotModified => Err(not_modified(info)),
+    }
 }
 
-/// Evaluates If-Match / If-Unmodified-Since (412) and If-None-Match /
-/// If-Modified-Since (304) in the order RFC 9110 section 13.2.2 gives.
-pub(crate) fn check_read_conditions(
-    info: &ObjectInfo,
-    if_match: Option<&ETagCondition>,
-    if_unmodified_since: Option<&Timestamp>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-) -> S3Result<()> {
-    let matches = |c: &ETagCondition| match c {
-        ETagCondition::Any => true,
-        ETagCondition::ETag(e) => e.value() == info.etag,
-    };
-    let mtime = secs(info.mtime_ms);
-    if let Some(c) = if_match {
-        if !matches(c) {
-            return Err(s3_err(
-                S3ErrorCode::PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold",
-            ));
-        }
-    } else if let Some(t) = if_unmodified_since
-        && mtime > secs(crate::convert::ms(t))
-    {
-        return Err(s3_err(
-            S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold",
-        ));
-    }
-    if let Some(c) = if_none_match {
-        if matches(c) {
-            return Err(not_modified(info));
-        }
-    } else if let Some(t) = if_modified_since
-        && mtime <= secs(crate::convert::ms(t))
-    {
-        return Err(not_modified(info));
-    }
-    Ok(())
+fn precondition_failed() -> S3Error {
+    s3_err(
+        S3ErrorCode::PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold",
+    )
 }
 
 fn not_modified(info: &ObjectInfo) -> S3Error {
@@ -229,26 +201,16 @@ impl Almacen {
             .check_bucket(&input.bucket)
             .await
             .map_err(to_s3)?;
-        let body = input
-            .body
-            .map(|b| b.map_err(std::io::Error::other))
-            .map(|b| -> almacen_engine::ByteStream { Box::pin(b) })
-            .unwrap_or_else(|| Box::pin(futures::stream::empty()));
         let staged = self
-            .engine
-            .stage(body, expected.set, MAX_PUT_SIZE)
-            .await
-            .map_err(upload_err)?;
-        if let Some(len) = input.content_length
-            && u64::try_from(len).ok() != Some(staged.size)
-            && req.headers.get("x-amz-decoded-content-length").is_none()
-        {
-            return Err(s3_err(
-                S3ErrorCode::IncompleteBody,
-                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
-            ));
-        }
-        expected.verify(&staged.digests, req.trailing_headers.as_ref())?;
+            .stage_upload(
+                input.body,
+                input.content_length,
+                &expected,
+                &req.headers,
+                req.trailing_headers.as_ref(),
+                MAX_PUT_SIZE,
+            )
+            .await?;
         let attrs = ObjectAttrs {
             headers,
             checksum_algorithm: expected.primary,
@@ -284,10 +246,12 @@ impl Almacen {
             .map_err(to_s3)?;
         check_read_conditions(
             &info,
-            input.if_match.as_ref(),
-            input.if_unmodified_since.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
+            Conditions {
+                if_match: input.if_match.as_ref(),
+                if_unmodified_since: input.if_unmodified_since.as_ref(),
+                if_none_match: input.if_none_match.as_ref(),
+                if_modified_since: input.if_modified_since.as_ref(),
+            },
         )?;
         let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
         let body = self.engine.read(&info, plan.start, plan.len);
@@ -338,10 +302,12 @@ impl Almacen {
             .map_err(to_s3)?;
         check_read_conditions(
             &info,
-            input.if_match.as_ref(),
-            input.if_unmodified_since.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
+            Conditions {
+                if_match: input.if_match.as_ref(),
+                if_unmodified_since: input.if_unmodified_since.as_ref(),
+                if_none_match: input.if_none_match.as_ref(),
+                if_modified_since: input.if_modified_since.as_ref(),
+            },
         )?;
         let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
         let h = &info.attrs.headers;
@@ -513,34 +479,15 @@ impl Almacen {
         };
         self.check_version(version_id.as_deref())?;
         let info = self.engine.object(bucket, key).await.map_err(to_s3)?;
-        let failed = || {
-            s3_err(
-                S3ErrorCode::PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold",
-            )
+        let conditions = Conditions {
+            if_match,
+            if_unmodified_since,
+            if_none_match,
+            if_modified_since,
         };
-        let matches = |c: &ETagCondition| match c {
-            ETagCondition::Any => true,
-            ETagCondition::ETag(e) => e.value() == info.etag,
-        };
-        let mtime = secs(info.mtime_ms);
-        if let Some(c) = if_match {
-            if !matches(c) {
-                return Err(failed());
-            }
-        } else if let Some(t) = if_unmodified_since
-            && mtime > secs(crate::convert::ms(t))
-        {
-            return Err(failed());
-        }
-        if let Some(c) = if_none_match {
-            if matches(c) {
-                return Err(failed());
-            }
-        } else if let Some(t) = if_modified_since
-            && mtime <= secs(crate::convert::ms(t))
-        {
-            return Err(failed());
+        // Copies answer every failed condition with 412, never 304.
+        if conditions.evaluate(&info) != Verdict::Proceed {
+            return Err(precondition_failed());
         }
         Ok(info)
     }
@@ -848,5 +795,44 @@ impl Almacen {
             return Err(acl_not_supported());
         }
         Ok(S3Response::new(PutBucketAclOutput::default()))
+    }
+}
+
+impl Almacen {
+    /// Stages an upload body and checks it: the length against
+    /// Content-Length, the digests against Content-MD5 and x-amz-checksum-*
+    /// (headers, or trailers that exist only once the body ended). Shared by
+    /// PutObject and UploadPart, so both paths check exactly the same things.
+    pub(crate) async fn stage_upload(
+        &self,
+        body: Option<StreamingBlob>,
+        content_length: Option<i64>,
+        expected: &Expected,
+        headers: &http::HeaderMap,
+        trailers: Option<&s3s::TrailingHeaders>,
+        limit: u64,
+    ) -> S3Result<almacen_engine::Staged> {
+        let body: almacen_engine::ByteStream = match body {
+            Some(b) => Box::pin(b.map_err(std::io::Error::other)),
+            None => Box::pin(futures::stream::empty()),
+        };
+        let staged = self
+            .engine
+            .stage(body, expected.set, limit)
+            .await
+            .map_err(upload_err)?;
+        // With aws-chunked bodies Content-Length counts the framing; s3s has
+        // checked x-amz-decoded-content-length against the decoded bytes.
+        if let Some(len) = content_length
+            && u64::try_from(len).ok() != Some(staged.size)
+            && headers.get("x-amz-decoded-content-length").is_none()
+        {
+            return Err(s3_err(
+                S3ErrorCode::IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            ));
+        }
+        expected.verify(&staged.digests, trailers)?;
+        Ok(staged)
     }
 }
