@@ -62,6 +62,36 @@ async fn main() {
         f64::from(n) / get_s
     );
 
+    // Concurrent small PUTs share fsyncs through group commit.
+    for clients in [4usize, 16] {
+        let per = 400usize;
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..clients {
+            let c = c.clone();
+            let small = small.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..per {
+                    c.put_object()
+                        .bucket("bench")
+                        .key(format!("c{clients}/{w}/{i}"))
+                        .body(ByteStream::from(small.clone()))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let total = (clients * per) as f64;
+        println!(
+            "4 KiB PUT, {clients} clients: {:.0} ops/s",
+            total / t.elapsed().as_secs_f64()
+        );
+    }
+
     let big = bytes::Bytes::from(data(64 << 20, 2));
     let m = 8;
     let t = Instant::now();

@@ -812,6 +812,23 @@ impl Almacen {
         trailers: Option<&s3s::TrailingHeaders>,
         limit: u64,
     ) -> S3Result<almacen_engine::Staged> {
+        if headers
+            .get("content-md5")
+            .is_some_and(|v| v.as_bytes().trim_ascii().is_empty())
+        {
+            return Err(s3_err(
+                S3ErrorCode::InvalidDigest,
+                "The Content-MD5 you specified was invalid.",
+            ));
+        }
+        if !headers.contains_key(http::header::CONTENT_LENGTH)
+            && !headers.contains_key(http::header::TRANSFER_ENCODING)
+        {
+            return Err(s3_err(
+                S3ErrorCode::MissingContentLength,
+                "You must provide the Content-Length HTTP header.",
+            ));
+        }
         let body: almacen_engine::ByteStream = match body {
             Some(b) => Box::pin(b.map_err(std::io::Error::other)),
             None => Box::pin(futures::stream::empty()),
