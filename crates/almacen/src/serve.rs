@@ -97,7 +97,7 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
-        let (socket, _peer) = tokio::select! {
+        let (socket, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
@@ -113,7 +113,7 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(socket), front.clone());
+            .serve_connection(TokioIo::new(socket), front.for_peer(peer));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -67,3 +67,57 @@ impl Engine {
         .await
     }
 }
+
+/// Bucket configuration kept in the bucket row, as versioned JSON. Later
+/// features (versioning, lifecycle, CORS, quotas...) add fields here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BucketConfig {
+    /// The bucket policy document, exactly as the client sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
+impl BucketConfig {
+    fn decode(bytes: &[u8]) -> Result<Self, EngineError> {
+        if bytes.is_empty() {
+            return Ok(Self::default());
+        }
+        serde_json::from_slice(bytes)
+            .map_err(|e| EngineError::Internal(format!("corrupt bucket configuration: {e}")))
+    }
+}
+
+impl Engine {
+    /// The bucket's configuration.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn bucket_config(&self, name: &str) -> Result<BucketConfig, EngineError> {
+        let row = self
+            .meta
+            .get_bucket(name)
+            .await?
+            .ok_or(EngineError::NoSuchBucket)?;
+        BucketConfig::decode(&row.attrs)
+    }
+
+    /// Sets or removes the bucket policy (validated by the caller).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn set_bucket_policy(
+        &self,
+        name: &str,
+        policy: Option<String>,
+    ) -> Result<(), EngineError> {
+        let mut config = self.bucket_config(name).await?;
+        config.policy = policy;
+        let attrs =
+            serde_json::to_vec(&config).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.commit(vec![WriteOp::SetBucketAttrs {
+            name: name.to_owned(),
+            attrs,
+        }])
+        .await
+    }
+}

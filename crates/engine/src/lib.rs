@@ -31,6 +31,7 @@ pub use almacen_meta::{
 };
 use almacen_meta::{MetaError, SqliteStore, WriteOp};
 pub use attrs::{ChecksumType, ContentHeaders, ObjectAttrs, UploadAttrs};
+pub use bucket::BucketConfig;
 pub use error::EngineError;
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};

@@ -1,17 +1,33 @@
 //! Authentication and authorization hooks for s3s.
 //!
 //! s3s verifies SigV4/SigV2 signatures (header, presigned query, chunked
-//! bodies) with the secret this module hands it; this module decides who
-//! exists and what they may do. In this version only the root credentials
-//! exist and they may do everything; unsigned requests are denied.
-//! IAM users and policies plug in here (see the access-control issue).
+//! bodies, POST policies) with the secret [`RootAuth`] hands it; [`Access`]
+//! then decides whether the caller may run the operation:
+//! * the root credentials may do everything (as on MinIO, bucket policies
+//!   do not restrict root);
+//! * an unsigned (anonymous) request is allowed exactly where the bucket's
+//!   policy allows Principal `*` the operation's IAM action on its resource,
+//!   with the request's condition keys; anything else is AccessDenied.
+//!
+//! IAM users, groups and service accounts plug in here next.
 
+use std::net::SocketAddr;
+
+use almacen_engine::Engine;
+use almacen_iam::{Context, Decision, Policy, Request};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::path::S3Path;
 use s3s::{S3Result, s3_error};
+
+use crate::actions;
 
 /// Longest validity of a presigned URL: 7 days, as AWS.
 const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
+
+/// The client's address, put into request extensions by the front.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
 
 /// The root credentials from the environment.
 #[derive(Clone)]
@@ -54,17 +70,70 @@ impl S3Auth for RootAuth {
     }
 }
 
-/// Authorization: authenticated requests pass, anonymous ones are denied.
-#[derive(Debug, Clone, Default)]
-pub struct RootAccess;
+/// Authorization of every request (see the module documentation).
+#[derive(Clone)]
+pub struct Access {
+    engine: Engine,
+}
+
+impl Access {
+    /// Authorization over `engine`'s bucket policies.
+    #[must_use]
+    pub fn new(engine: Engine) -> Self {
+        Self { engine }
+    }
+}
+
+/// Percent-decodes one query value (`+` is a space in query strings).
+fn query_value(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// The condition keys of a request.
+fn context(cx: &mut S3AccessContext<'_>) -> Context {
+    let mut ctx = Context::new();
+    if let Some(PeerAddr(addr)) = cx.extensions_mut().get::<PeerAddr>().copied() {
+        ctx.set("aws:SourceIp", addr.ip().to_canonical().to_string());
+    }
+    ctx.set("aws:SecureTransport", "false");
+    let now = time::OffsetDateTime::now_utc();
+    if let Ok(s) = now.format(&time::format_description::well_known::Rfc3339) {
+        ctx.set("aws:CurrentTime", s);
+    }
+    ctx.set("aws:EpochTime", now.unix_timestamp().to_string());
+    for (header, key) in [("user-agent", "aws:UserAgent"), ("referer", "aws:Referer")] {
+        if let Some(v) = cx.headers().get(header).and_then(|v| v.to_str().ok()) {
+            ctx.set(key, v);
+        }
+    }
+    if let Some(q) = cx.uri().query() {
+        for (param, key) in [
+            ("prefix", "s3:prefix"),
+            ("delimiter", "s3:delimiter"),
+            ("max-keys", "s3:max-keys"),
+        ] {
+            if let Some(v) = query_value(q, param) {
+                ctx.set(key, v);
+            }
+        }
+    }
+    ctx
+}
 
 #[async_trait::async_trait]
-impl S3Access for RootAccess {
+impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if let Some(q) = cx.uri().query()
-            && let Some(expires) = q
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("X-Amz-Expires="))
+        if let Some(expires) = cx
+            .uri()
+            .query()
+            .and_then(|q| query_value(q, "X-Amz-Expires"))
         {
             match expires.parse::<u64>() {
                 Ok(v) if v <= MAX_PRESIGNED_EXPIRES => {}
@@ -76,9 +145,44 @@ impl S3Access for RootAccess {
                 }
             }
         }
-        match cx.credentials() {
-            Some(_) => Ok(()),
-            None => Err(s3_error!(AccessDenied, "Access Denied")),
+        if cx.credentials().is_some() {
+            // Only the root key authenticates today (RootAuth), and root may do everything.
+            return Ok(());
+        }
+        let denied = || s3_error!(AccessDenied, "Access Denied");
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => return Err(denied()),
+            S3Path::Bucket { bucket } => (bucket.to_string(), None),
+            S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
+        };
+        let op = cx.s3_op().name().to_owned();
+        let op = op.as_str();
+        // A missing bucket or no policy: denied, without saying which.
+        let Ok(config) = self.engine.bucket_config(&bucket).await else {
+            return Err(denied());
+        };
+        let Some(doc) = config.policy else {
+            return Err(denied());
+        };
+        let policy = match Policy::parse_bucket_policy(&doc, &bucket) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
+                return Err(denied());
+            }
+        };
+        let ctx = context(cx);
+        let resource = actions::resource(op, Some(&bucket), key.as_deref());
+        let decision = policy.evaluate(&Request {
+            action: actions::action(op),
+            resource: &resource,
+            principal: "*",
+            context: &ctx,
+        });
+        if decision == Decision::Allow {
+            Ok(())
+        } else {
+            Err(denied())
         }
     }
 }

@@ -125,3 +125,90 @@ impl Almacen {
         }))
     }
 }
+
+impl Almacen {
+    pub(crate) async fn op_put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        let input = req.input;
+        self.engine
+            .check_bucket(&input.bucket)
+            .await
+            .map_err(to_s3)?;
+        if input.policy.len() > 20 * 1024 {
+            return Err(s3_err(
+                S3ErrorCode::MalformedPolicy,
+                "Policies must be 20 KiB or smaller",
+            ));
+        }
+        almacen_iam::Policy::parse_bucket_policy(&input.policy, &input.bucket)
+            .map_err(|e| s3_err(S3ErrorCode::MalformedPolicy, e.to_string()))?;
+        self.engine
+            .set_bucket_policy(&input.bucket, Some(input.policy))
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::with_status(
+            PutBucketPolicyOutput {},
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(crate) async fn op_get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        let config = self
+            .engine
+            .bucket_config(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
+        let policy = config.policy.ok_or_else(|| {
+            s3_err(
+                S3ErrorCode::NoSuchBucketPolicy,
+                "The bucket policy does not exist",
+            )
+        })?;
+        Ok(S3Response::new(GetBucketPolicyOutput {
+            policy: Some(policy),
+        }))
+    }
+
+    pub(crate) async fn op_delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.engine
+            .set_bucket_policy(&req.input.bucket, None)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::with_status(
+            DeleteBucketPolicyOutput {},
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(crate) async fn op_get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        let config = self
+            .engine
+            .bucket_config(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
+        let doc = config.policy.ok_or_else(|| {
+            s3_err(
+                S3ErrorCode::NoSuchBucketPolicy,
+                "The bucket policy does not exist",
+            )
+        })?;
+        let public = almacen_iam::Policy::parse_bucket_policy(&doc, &req.input.bucket)
+            .is_ok_and(|p| p.is_public());
+        Ok(S3Response::new(GetBucketPolicyStatusOutput {
+            policy_status: Some(PolicyStatus {
+                is_public: Some(public),
+            }),
+        }))
+    }
+}

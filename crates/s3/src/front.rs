@@ -36,20 +36,38 @@ fn request_id() -> String {
 pub struct Front {
     s3: S3Service,
     engine: Engine,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl Front {
     /// Wraps the s3s service; `engine` answers the readiness probe.
     #[must_use]
     pub fn new(s3: S3Service, engine: Engine) -> Self {
-        Self { s3, engine }
+        Self {
+            s3,
+            engine,
+            peer: None,
+        }
+    }
+
+    /// The service for one connection from `peer` (its address feeds
+    /// `aws:SourceIp` in policies).
+    #[must_use]
+    pub fn for_peer(&self, peer: std::net::SocketAddr) -> Self {
+        Self {
+            peer: Some(peer),
+            ..self.clone()
+        }
     }
 
     /// Handles one request.
     ///
     /// # Errors
     /// Only what s3s reports as a transport-level failure.
-    pub async fn handle(&self, req: Request<Body>) -> Result<Response<Body>, HttpError> {
+    pub async fn handle(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(crate::PeerAddr(peer));
+        }
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;

@@ -7,6 +7,7 @@
 //! [`error::to_s3`].
 #![forbid(unsafe_code)]
 
+mod actions;
 mod auth;
 mod bucket_ops;
 mod conditions;
@@ -23,7 +24,7 @@ use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-pub use auth::{RootAccess, RootAuth};
+pub use auth::{Access, PeerAddr, RootAuth};
 
 /// Settings of the S3 front.
 #[derive(Debug, Clone)]
@@ -64,12 +65,12 @@ impl Almacen {
 /// # Errors
 /// A domain in `config.domains` is not a valid host name.
 pub fn build_service(engine: Engine, config: &FrontConfig) -> Result<S3Service, String> {
-    let mut b = S3ServiceBuilder::new(Almacen::new(engine, &config.access_key));
+    let mut b = S3ServiceBuilder::new(Almacen::new(engine.clone(), &config.access_key));
     b.set_auth(RootAuth::new(
         config.access_key.clone(),
         config.secret_key.clone(),
     ));
-    b.set_access(RootAccess);
+    b.set_access(Access::new(engine.clone()));
     if !config.domains.is_empty() {
         b.set_host(host::Domains::new(&config.domains));
     }
@@ -233,5 +234,29 @@ impl S3 for Almacen {
         req: S3Request<PutBucketAclInput>,
     ) -> S3Result<S3Response<PutBucketAclOutput>> {
         self.op_put_bucket_acl(req).await
+    }
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        self.op_put_bucket_policy(req).await
+    }
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        self.op_get_bucket_policy(req).await
+    }
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.op_delete_bucket_policy(req).await
+    }
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        self.op_get_bucket_policy_status(req).await
     }
 }
