@@ -14,7 +14,7 @@ export const SECRET_KEY = "nodetestsecret123";
 function binary() {
   if (process.env.ALMACEN_BIN) return process.env.ALMACEN_BIN;
   const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const bin = join(root, "target", "debug", "almacen");
+  const bin = join(process.env.CARGO_TARGET_DIR || join(root, "target"), "debug", "almacen");
   if (!existsSync(bin)) throw new Error(`server binary ${bin} missing: run cargo build -p almacen`);
   return bin;
 }

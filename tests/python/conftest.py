@@ -47,8 +47,9 @@ def find_binary() -> str:
     env = os.environ.get("ALMACEN_BIN")
     if env:
         return env
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
     for profile in ("debug", "release"):
-        candidate = REPO_ROOT / "target" / profile / "almacen"
+        candidate = target / profile / "almacen"
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     pytest.exit(

@@ -76,8 +76,9 @@ def _binary() -> Path:
     env = os.environ.get("ALMACEN_BIN")
     if env:
         return Path(env)
-    debug = REPO_ROOT / "target" / "debug" / "almacen"
-    release = REPO_ROOT / "target" / "release" / "almacen"
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
+    debug = target / "debug" / "almacen"
+    release = target / "release" / "almacen"
     return debug if debug.exists() or not release.exists() else release
 
 
