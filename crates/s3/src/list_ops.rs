@@ -13,12 +13,14 @@ use crate::error::{s3_err, to_s3};
 /// S3's page size limit.
 const MAX_KEYS: usize = 1000;
 
-fn max_keys(v: Option<i32>) -> S3Result<usize> {
+/// A page size parameter (`max-keys`, `max-parts`, `max-uploads`):
+/// default and cap 1000, negative values refused.
+pub(crate) fn page_size(v: Option<i32>, name: &str) -> S3Result<usize> {
     match v {
         None => Ok(MAX_KEYS),
         Some(n) if n < 0 => Err(s3_err(
             S3ErrorCode::InvalidArgument,
-            "max-keys must be a non-negative integer",
+            format!("{name} must be a non-negative integer"),
         )),
         Some(n) => Ok(usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS)),
     }
@@ -75,7 +77,7 @@ impl Almacen {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
-        let max = max_keys(input.max_keys)?;
+        let max = page_size(input.max_keys, "max-keys")?;
         let url = url_mode(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
@@ -120,7 +122,7 @@ impl Almacen {
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
-        let max = max_keys(input.max_keys)?;
+        let max = page_size(input.max_keys, "max-keys")?;
         let url = url_mode(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
@@ -186,7 +188,7 @@ impl Almacen {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let input = req.input;
-        let max = max_keys(input.max_keys)?;
+        let max = page_size(input.max_keys, "max-keys")?;
         let url = url_mode(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());

@@ -347,16 +347,7 @@ impl Almacen {
         let upload = self
             .upload_for(&input.bucket, &input.key, &input.upload_id)
             .await?;
-        let max = match input.max_parts {
-            None => 1000,
-            Some(n) if n < 0 => {
-                return Err(s3_err(
-                    S3ErrorCode::InvalidArgument,
-                    "max-parts must be non-negative",
-                ));
-            }
-            Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
-        };
+        let max = crate::list_ops::page_size(input.max_parts, "max-parts")?;
         let after = u32::try_from(input.part_number_marker.unwrap_or(0)).unwrap_or(0);
         let mut parts = self
             .engine
@@ -409,16 +400,7 @@ impl Almacen {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let input = req.input;
-        let max = match input.max_uploads {
-            None => 1000,
-            Some(n) if n < 0 => {
-                return Err(s3_err(
-                    S3ErrorCode::InvalidArgument,
-                    "max-uploads must be non-negative",
-                ));
-            }
-            Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
-        };
+        let max = crate::list_ops::page_size(input.max_uploads, "max-uploads")?;
         let url = input
             .encoding_type
             .as_ref()

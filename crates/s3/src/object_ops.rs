@@ -621,16 +621,7 @@ impl Almacen {
         }
         if wants(ObjectAttributes::OBJECT_PARTS) && info.parts_count().is_some() {
             let total = info.attrs.part_sizes.len();
-            let max = match input.max_parts {
-                None => 1000,
-                Some(n) if n < 0 => {
-                    return Err(s3_err(
-                        S3ErrorCode::InvalidArgument,
-                        "max-parts must be non-negative",
-                    ));
-                }
-                Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
-            };
+            let max = crate::list_ops::page_size(input.max_parts, "max-parts")?;
             let after = usize::try_from(input.part_number_marker.unwrap_or(0)).unwrap_or(0);
             let alg = info.attrs.checksum_algorithm;
             let parts: Vec<ObjectPart> = info
@@ -744,6 +735,17 @@ fn acl_is_private(
     }
 }
 
+/// Whether an ACL request carries any `x-amz-grant-*` header.
+macro_rules! any_grant_header {
+    ($i:expr) => {
+        $i.grant_full_control.is_some()
+            || $i.grant_read.is_some()
+            || $i.grant_read_acp.is_some()
+            || $i.grant_write.is_some()
+            || $i.grant_write_acp.is_some()
+    };
+}
+
 fn acl_not_supported() -> S3Error {
     s3_err(
         S3ErrorCode::NotImplemented,
@@ -759,11 +761,7 @@ impl Almacen {
         let i = req.input;
         self.check_version(i.version_id.as_deref())?;
         self.engine.object(&i.bucket, &i.key).await.map_err(to_s3)?;
-        let grants = i.grant_full_control.is_some()
-            || i.grant_read.is_some()
-            || i.grant_read_acp.is_some()
-            || i.grant_write.is_some()
-            || i.grant_write_acp.is_some();
+        let grants = any_grant_header!(i);
         if !acl_is_private(
             i.acl.as_ref().map(ObjectCannedACL::as_str),
             i.access_control_policy.as_ref(),
@@ -781,11 +779,7 @@ impl Almacen {
     ) -> S3Result<S3Response<PutBucketAclOutput>> {
         let i = req.input;
         self.engine.check_bucket(&i.bucket).await.map_err(to_s3)?;
-        let grants = i.grant_full_control.is_some()
-            || i.grant_read.is_some()
-            || i.grant_read_acp.is_some()
-            || i.grant_write.is_some()
-            || i.grant_write_acp.is_some();
+        let grants = any_grant_header!(i);
         if !acl_is_private(
             i.acl.as_ref().map(BucketCannedACL::as_str),
             i.access_control_policy.as_ref(),
