@@ -72,6 +72,11 @@ impl Almacen {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         validate_key(&input.key).map_err(to_s3)?;
+        crate::object_ops::refuse_sse(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_ref(),
+            input.ssekms_key_id.as_ref(),
+        )?;
         let alg = algorithm(
             input
                 .checksum_algorithm
@@ -141,6 +146,7 @@ impl Almacen {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
+        crate::object_ops::refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
         let upload = self
             .upload_for(&input.bucket, &input.key, &input.upload_id)
             .await?;

@@ -24,6 +24,23 @@ pub(crate) struct ReadPlan {
     pub whole: bool,
 }
 
+/// Refuses server-side encryption requests until encryption at rest exists:
+/// storing the object unencrypted while the client asked for encryption
+/// would be a silent lie about where its data stands.
+pub(crate) fn refuse_sse(
+    sse: Option<&ServerSideEncryption>,
+    customer_algorithm: Option<&String>,
+    kms_key: Option<&String>,
+) -> S3Result<()> {
+    if sse.is_some() || customer_algorithm.is_some() || kms_key.is_some() {
+        return Err(s3_err(
+            S3ErrorCode::NotImplemented,
+            "Server-side encryption is not available in this version of almacen; the object was not stored",
+        ));
+    }
+    Ok(())
+}
+
 /// Evaluates the read conditions of a GET or HEAD: 412 or 304 as RFC 9110 says.
 pub(crate) fn check_read_conditions(info: &ObjectInfo, conditions: Conditions<'_>) -> S3Result<()> {
     match conditions.evaluate(info) {
@@ -167,6 +184,11 @@ impl Almacen {
         let input = req.input;
         validate_key(&input.key).map_err(to_s3)?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        refuse_sse(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_ref(),
+            input.ssekms_key_id.as_ref(),
+        )?;
         let expected = Expected::from_request(
             &req.headers,
             input
@@ -244,6 +266,7 @@ impl Almacen {
             .object(&input.bucket, &input.key)
             .await
             .map_err(to_s3)?;
+        refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
         check_read_conditions(
             &info,
             Conditions {
@@ -300,6 +323,7 @@ impl Almacen {
             .object(&input.bucket, &input.key)
             .await
             .map_err(to_s3)?;
+        refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
         check_read_conditions(
             &info,
             Conditions {
@@ -498,6 +522,16 @@ impl Almacen {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
         validate_key(&input.key).map_err(to_s3)?;
+        refuse_sse(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_ref(),
+            input.ssekms_key_id.as_ref(),
+        )?;
+        refuse_sse(
+            None,
+            input.copy_source_sse_customer_algorithm.as_ref(),
+            None,
+        )?;
         let src = self
             .copy_source(
                 &input.copy_source,
@@ -592,6 +626,7 @@ impl Almacen {
             .object(&input.bucket, &input.key)
             .await
             .map_err(to_s3)?;
+        refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
         // The header is a comma-separated list; take it apart whatever s3s split.
         let wants = |name: &str| {
             input
