@@ -1,6 +1,8 @@
-"""GetObjectAttributes, ListObjectVersions while versioning is off, and the
-private-only ACL calls (owner FULL_CONTROL; other grants are refused until
-access control lands, never silently dropped)."""
+"""GetObjectAttributes, ListObjectVersions while versioning is off, and
+canned ACLs (grants no canned ACL can express are refused, never dropped)."""
+
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -46,15 +48,48 @@ def test_list_object_versions_shows_null_versions(s3, bucket):
     assert [p["Prefix"] for p in v["CommonPrefixes"]] == ["b/"]
 
 
-def test_acls_are_private_only(s3, bucket):
+def test_canned_acls(server, s3, bucket):
+    def anon(method, path, data=None):
+        req = urllib.request.Request(server.endpoint + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     acl = s3.get_object_acl(Bucket=bucket, Key="k")
     assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"]
     assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
-    assert s3.get_bucket_acl(Bucket=bucket)["Grants"][0]["Permission"] == "FULL_CONTROL"
-    s3.put_object_acl(Bucket=bucket, Key="k", ACL="private")
+    assert anon("GET", f"/{bucket}/k") == 403
+
+    # Object public-read: that object, read only.
+    s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]
+    assert ("http://acs.amazonaws.com/groups/global/AllUsers", "READ") in {
+        (g["Grantee"].get("URI"), g["Permission"]) for g in grants
+    }
+    assert anon("GET", f"/{bucket}/k") == 200
+    assert anon("PUT", f"/{bucket}/k", b"evil") == 403
+    assert anon("GET", f"/{bucket}?list-type=2") == 403
+    s3.put_object(Bucket=bucket, Key="born-public", Body=b"y", ACL="public-read")
+    assert anon("GET", f"/{bucket}/born-public") == 200
+
+    # Bucket public-read: listing; public-read-write: writes too.
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    assert anon("GET", f"/{bucket}?list-type=2") == 200
+    assert anon("PUT", f"/{bucket}/new", b"z") == 403
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    assert anon("PUT", f"/{bucket}/new", b"z") == 200
+    assert anon("DELETE", f"/{bucket}/new") == 204
     s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    assert anon("GET", f"/{bucket}?list-type=2") == 403
+    assert [g["Permission"] for g in s3.get_bucket_acl(Bucket=bucket)["Grants"]] == ["FULL_CONTROL"]
+
+    # Grants that no canned ACL expresses are refused, not dropped.
     with pytest.raises(ClientError) as ei:
-        s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
+        s3.put_bucket_acl(Bucket=bucket, GrantRead='emailAddress="someone@example.com"')
     assert error_code(ei.value) == "NotImplemented"
-    assert http_status(ei.value) == 501
+    with pytest.raises(ClientError) as ei:
+        s3.put_object_acl(Bucket=bucket, Key="k", ACL="not-a-canned-acl")
+    assert http_status(ei.value) == 400

@@ -11,6 +11,53 @@ use crate::EngineError;
 /// Current encoding version of [`ObjectAttrs`]. Readers accept every older one.
 const ATTRS_VERSION: u32 = 1;
 
+/// A canned ACL, the only ACL form almacen keeps. Grants it implies for
+/// anonymous callers: `public-read` lets them read (list a bucket, get an
+/// object), `public-read-write` on a bucket also lets them write objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CannedAcl {
+    /// Owner only.
+    Private,
+    /// Everyone may read.
+    PublicRead,
+    /// Everyone may read and write (buckets).
+    PublicReadWrite,
+    /// Authenticated users may read.
+    AuthenticatedRead,
+    /// Object: the bucket owner may read (the owner already may).
+    BucketOwnerRead,
+    /// Object: the bucket owner has full control (the owner already has).
+    BucketOwnerFullControl,
+}
+
+impl CannedAcl {
+    /// Parses the `x-amz-acl` value.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "private" => Self::Private,
+            "public-read" => Self::PublicRead,
+            "public-read-write" => Self::PublicReadWrite,
+            "authenticated-read" => Self::AuthenticatedRead,
+            "bucket-owner-read" => Self::BucketOwnerRead,
+            "bucket-owner-full-control" => Self::BucketOwnerFullControl,
+            _ => return None,
+        })
+    }
+
+    /// Whether anonymous callers may read.
+    #[must_use]
+    pub fn public_read(self) -> bool {
+        matches!(self, Self::PublicRead | Self::PublicReadWrite)
+    }
+
+    /// Whether anonymous callers may write (bucket ACLs only).
+    #[must_use]
+    pub fn public_write(self) -> bool {
+        self == Self::PublicReadWrite
+    }
+}
+
 /// Whether a multipart checksum covers the whole object or the part checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChecksumType {
@@ -99,6 +146,9 @@ pub struct ObjectAttrs {
     /// CompleteMultipartUpload answers as the first one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+    /// The object's canned ACL (none means private).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<CannedAcl>,
 }
 
 impl ObjectAttrs {
@@ -135,6 +185,9 @@ pub struct UploadAttrs {
     /// The checksum type named at creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_type: Option<ChecksumType>,
+    /// The canned ACL for the final object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<CannedAcl>,
 }
 
 impl UploadAttrs {

@@ -342,6 +342,7 @@ impl Engine {
             part_sizes: chosen.iter().map(|p| p.size).collect(),
             part_checksums,
             upload_id: Some(upload.upload_id.clone()),
+            acl: upload.attrs.acl,
         };
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),

@@ -220,6 +220,28 @@ impl Engine {
         read_segments(&self.blobs, info.segments(), start, len)
     }
 
+    /// Sets the object's canned ACL, if the object is still the one `info`
+    /// describes (else `ConditionalConflict`: the caller may retry).
+    ///
+    /// # Errors
+    /// `ConditionalConflict`, store failures.
+    pub async fn set_object_acl(
+        &self,
+        info: &ObjectInfo,
+        acl: crate::CannedAcl,
+    ) -> Result<(), EngineError> {
+        let mut attrs = info.attrs.clone();
+        attrs.acl = Some(acl);
+        self.commit(vec![WriteOp::SetObjectAttrs {
+            bucket: info.bucket.clone(),
+            key: info.key.clone(),
+            etag: info.etag.clone(),
+            mtime_ms: info.mtime_ms,
+            attrs: attrs.encode(),
+        }])
+        .await
+    }
+
     /// Deletes an object; deleting a missing key succeeds, as in S3.
     ///
     /// # Errors

@@ -360,6 +360,21 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
             check_condition(tx, &row.bucket, &row.key, condition.as_ref())?;
             put_object_row(tx, row)?;
         }
+        WriteOp::SetObjectAttrs {
+            bucket,
+            key,
+            etag,
+            mtime_ms,
+            attrs,
+        } => {
+            let n = tx.execute(
+                "UPDATE objects SET attrs = ?5 WHERE bucket = ?1 AND key = ?2 AND etag = ?3 AND mtime_ms = ?4",
+                params![bucket, key.as_bytes(), etag, mtime_ms, attrs],
+            )?;
+            if n == 0 {
+                return Err(MetaError::ConditionalConflict);
+            }
+        }
         WriteOp::DeleteObject { bucket, key } => {
             if !bucket_exists(tx, bucket)? {
                 return Err(MetaError::NoSuchBucket);

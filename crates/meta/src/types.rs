@@ -108,6 +108,20 @@ pub enum WriteOp {
         /// Checked against the current row inside the transaction.
         condition: Option<Condition>,
     },
+    /// Replace the attributes of the current object, only if it is still the
+    /// one the caller read (same ETag and mtime); its bytes are untouched.
+    SetObjectAttrs {
+        /// Bucket name.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// ETag of the object the caller read.
+        etag: String,
+        /// Last-modified time of the object the caller read.
+        mtime_ms: i64,
+        /// New attributes.
+        attrs: Vec<u8>,
+    },
     /// Delete an object if present (idempotent); its blobs become garbage.
     DeleteObject {
         /// Bucket name.

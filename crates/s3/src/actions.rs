@@ -49,3 +49,25 @@ pub fn resource(op: &str, bucket: Option<&str>, key: Option<&str>) -> String {
         (None, _) => "*".to_owned(),
     }
 }
+
+/// Actions a bucket READ grant (public-read bucket ACL) allows.
+#[must_use]
+pub fn is_bucket_read(action: &str) -> bool {
+    matches!(
+        action,
+        "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads"
+    )
+}
+
+/// Actions a bucket WRITE grant (public-read-write bucket ACL) allows:
+/// creating, overwriting and deleting objects.
+#[must_use]
+pub fn is_bucket_write(action: &str) -> bool {
+    matches!(
+        action,
+        "s3:PutObject"
+            | "s3:DeleteObject"
+            | "s3:AbortMultipartUpload"
+            | "s3:ListMultipartUploadParts"
+    )
+}

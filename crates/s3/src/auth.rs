@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 
-use almacen_engine::Engine;
+use almacen_engine::{CannedAcl, Engine};
 use almacen_iam::{Context, Decision, Policy, Request};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
@@ -161,28 +161,43 @@ impl S3Access for Access {
         let Ok(config) = self.engine.bucket_config(&bucket).await else {
             return Err(denied());
         };
-        let Some(doc) = config.policy else {
-            return Err(denied());
-        };
-        let policy = match Policy::parse_bucket_policy(&doc, &bucket) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
-                return Err(denied());
+        let action = actions::action(op);
+        if let Some(doc) = &config.policy {
+            let policy = match Policy::parse_bucket_policy(doc, &bucket) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
+                    return Err(denied());
+                }
+            };
+            let ctx = context(cx);
+            let resource = actions::resource(op, Some(&bucket), key.as_deref());
+            match policy.evaluate(&Request {
+                action,
+                resource: &resource,
+                principal: "*",
+                context: &ctx,
+            }) {
+                Decision::Allow => return Ok(()),
+                Decision::Deny => return Err(denied()),
+                Decision::NotApplicable => {}
             }
-        };
-        let ctx = context(cx);
-        let resource = actions::resource(op, Some(&bucket), key.as_deref());
-        let decision = policy.evaluate(&Request {
-            action: actions::action(op),
-            resource: &resource,
-            principal: "*",
-            context: &ctx,
-        });
-        if decision == Decision::Allow {
-            Ok(())
-        } else {
-            Err(denied())
         }
+        // No policy statement decided: the canned ACLs may still grant it.
+        let bucket_acl = config.acl.unwrap_or(CannedAcl::Private);
+        if bucket_acl.public_read() && actions::is_bucket_read(action) {
+            return Ok(());
+        }
+        if bucket_acl.public_write() && actions::is_bucket_write(action) {
+            return Ok(());
+        }
+        if action == "s3:GetObject"
+            && let Some(key) = key.as_deref()
+            && let Ok(info) = self.engine.object(&bucket, key).await
+            && info.attrs.acl.is_some_and(CannedAcl::public_read)
+        {
+            return Ok(());
+        }
+        Err(denied())
     }
 }

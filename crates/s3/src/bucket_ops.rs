@@ -74,6 +74,7 @@ impl Almacen {
                 ),
             ));
         }
+        let acl = crate::acl_ops::canned(input.acl.as_ref().map(BucketCannedACL::as_str))?;
         match self
             .engine
             .create_bucket(&input.bucket, region.as_deref())
@@ -85,6 +86,14 @@ impl Almacen {
             // answers BucketAlreadyOwnedByYou.
             Err(EngineError::BucketAlreadyOwnedByYou) if self.engine.region() == "us-east-1" => {}
             Err(e) => return Err(to_s3(e)),
+        }
+        if let Some(acl) = acl
+            && acl != almacen_engine::CannedAcl::Private
+        {
+            self.engine
+                .set_bucket_acl(&input.bucket, acl)
+                .await
+                .map_err(to_s3)?;
         }
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{}", input.bucket)),

@@ -7,6 +7,7 @@
 //! [`error::to_s3`].
 #![forbid(unsafe_code)]
 
+mod acl_ops;
 mod actions;
 mod auth;
 mod bucket_ops;

@@ -112,6 +112,7 @@ impl Almacen {
             ),
             checksum_algorithm: alg,
             checksum_type: ctype,
+            acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
         };
         let upload_id = self
             .engine

@@ -236,6 +236,7 @@ impl Almacen {
         let attrs = ObjectAttrs {
             headers,
             checksum_algorithm: expected.primary,
+            acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
             ..Default::default()
         };
         let info = self
@@ -588,9 +589,11 @@ impl Almacen {
         if let Some(a) = algorithm {
             extra.insert(a);
         }
+        // A copy does not copy the source's ACL: it gets the one requested.
         let attrs = ObjectAttrs {
             headers,
             checksum_algorithm: algorithm,
+            acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
             ..Default::default()
         };
         let info = self
@@ -695,135 +698,6 @@ impl Almacen {
             });
         }
         Ok(S3Response::new(out))
-    }
-
-    /// The one grant every bucket and object has while IAM and ACLs are not
-    /// in: the root owner's FULL_CONTROL.
-    fn owner_grants(&self) -> Vec<Grant> {
-        vec![Grant {
-            grantee: Some(Grantee {
-                display_name: self.owner.display_name.clone(),
-                email_address: None,
-                id: self.owner.id.clone(),
-                type_: Type::from_static(Type::CANONICAL_USER),
-                uri: None,
-            }),
-            permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-        }]
-    }
-
-    pub(crate) async fn op_get_object_acl(
-        &self,
-        req: S3Request<GetObjectAclInput>,
-    ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        self.check_version(req.input.version_id.as_deref())?;
-        self.engine
-            .object(&req.input.bucket, &req.input.key)
-            .await
-            .map_err(to_s3)?;
-        Ok(S3Response::new(GetObjectAclOutput {
-            grants: Some(self.owner_grants()),
-            owner: Some(self.owner.clone()),
-            ..Default::default()
-        }))
-    }
-
-    pub(crate) async fn op_get_bucket_acl(
-        &self,
-        req: S3Request<GetBucketAclInput>,
-    ) -> S3Result<S3Response<GetBucketAclOutput>> {
-        self.engine
-            .check_bucket(&req.input.bucket)
-            .await
-            .map_err(to_s3)?;
-        Ok(S3Response::new(GetBucketAclOutput {
-            grants: Some(self.owner_grants()),
-            owner: Some(self.owner.clone()),
-        }))
-    }
-}
-
-/// Whether an ACL request asks for exactly what every resource has today:
-/// private, the owner's FULL_CONTROL. Other grants wait for access control
-/// (policies), and are refused rather than silently dropped.
-fn acl_is_private(
-    canned: Option<&str>,
-    policy: Option<&AccessControlPolicy>,
-    owner_id: Option<&str>,
-    grants_given: bool,
-) -> bool {
-    if grants_given {
-        return false;
-    }
-    match (canned, policy) {
-        (Some(c), None) => c == "private",
-        (None, Some(p)) => p.grants.as_deref().unwrap_or_default().iter().all(|g| {
-            g.permission
-                .as_ref()
-                .is_some_and(|p| p.as_str() == Permission::FULL_CONTROL)
-                && g.grantee
-                    .as_ref()
-                    .is_some_and(|ge| ge.id.as_deref() == owner_id)
-        }),
-        (None, None) => true,
-        (Some(_), Some(_)) => false,
-    }
-}
-
-/// Whether an ACL request carries any `x-amz-grant-*` header.
-macro_rules! any_grant_header {
-    ($i:expr) => {
-        $i.grant_full_control.is_some()
-            || $i.grant_read.is_some()
-            || $i.grant_read_acp.is_some()
-            || $i.grant_write.is_some()
-            || $i.grant_write_acp.is_some()
-    };
-}
-
-fn acl_not_supported() -> S3Error {
-    s3_err(
-        S3ErrorCode::NotImplemented,
-        "Only the private ACL is supported; grant access with bucket policies instead",
-    )
-}
-
-impl Almacen {
-    pub(crate) async fn op_put_object_acl(
-        &self,
-        req: S3Request<PutObjectAclInput>,
-    ) -> S3Result<S3Response<PutObjectAclOutput>> {
-        let i = req.input;
-        self.check_version(i.version_id.as_deref())?;
-        self.engine.object(&i.bucket, &i.key).await.map_err(to_s3)?;
-        let grants = any_grant_header!(i);
-        if !acl_is_private(
-            i.acl.as_ref().map(ObjectCannedACL::as_str),
-            i.access_control_policy.as_ref(),
-            self.owner.id.as_deref(),
-            grants,
-        ) {
-            return Err(acl_not_supported());
-        }
-        Ok(S3Response::new(PutObjectAclOutput::default()))
-    }
-
-    pub(crate) async fn op_put_bucket_acl(
-        &self,
-        req: S3Request<PutBucketAclInput>,
-    ) -> S3Result<S3Response<PutBucketAclOutput>> {
-        let i = req.input;
-        self.engine.check_bucket(&i.bucket).await.map_err(to_s3)?;
-        let grants = any_grant_header!(i);
-        if !acl_is_private(
-            i.acl.as_ref().map(BucketCannedACL::as_str),
-            i.access_control_policy.as_ref(),
-            self.owner.id.as_deref(),
-            grants,
-        ) {
-            return Err(acl_not_supported());
-        }
-        Ok(S3Response::new(PutBucketAclOutput::default()))
     }
 }
 
