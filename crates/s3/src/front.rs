@@ -68,6 +68,7 @@ impl Front {
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }
+        sigv2_bucket_path(&mut req);
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;
@@ -258,4 +259,38 @@ async fn unquote_attributes_etag(resp: Response<Body>) -> Response<Body> {
         parts.headers.insert(http::header::CONTENT_LENGTH, v);
     }
     Response::from_parts(parts, Body::from(Bytes::from(out)))
+}
+
+/// Signature V2 signs a path-style bucket request over `/bucket/` (the
+/// CanonicalizedResource AWS documents), while clients send `/bucket`;
+/// s3s signs over the path as sent. Give s3s the documented form.
+fn sigv2_bucket_path(req: &mut Request<Body>) {
+    let v2_header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS "));
+    let v2_query = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("AWSAccessKeyId=")));
+    if !(v2_header || v2_query) {
+        return;
+    }
+    let path = req.uri().path();
+    if path.len() < 2 || path[1..].contains('/') {
+        return;
+    }
+    let new = match req.uri().query() {
+        Some(q) => format!("{path}/?{q}"),
+        None => format!("{path}/"),
+    };
+    let Ok(pq) = http::uri::PathAndQuery::try_from(new) else {
+        return;
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(pq);
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
 }
