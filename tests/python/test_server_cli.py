@@ -101,3 +101,28 @@ def test_virtual_host_style_with_minio_domain(server_factory):
     c.close()
     # Path style keeps working on the same server.
     assert s3.get_object(Bucket="vhost", Key="dir/file.txt")["Body"].read() == b"virtual"
+
+
+def complete_small_upload(s3, bucket, key):
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key)
+    part = s3.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=b"x")
+    return s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+
+
+def test_locations_use_the_host_or_minio_server_url(server_factory):
+    srv = server_factory()
+    s3 = srv.client()
+    s3.create_bucket(Bucket="loc")
+    done = complete_small_upload(s3, "loc", "a b/c.mp4")
+    assert done["Location"] == f"{srv.endpoint}/loc/a%20b/c.mp4"
+
+    public = server_factory(extra_env={"MINIO_SERVER_URL": "https://files.example.com/"})
+    s3 = public.client()
+    s3.create_bucket(Bucket="loc")
+    done = complete_small_upload(s3, "loc", "v.mp4")
+    assert done["Location"] == "https://files.example.com/loc/v.mp4"

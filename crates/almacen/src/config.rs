@@ -50,6 +50,7 @@ pub struct ServerConfig {
     pub default_credentials: bool,
     pub region: String,
     pub domains: Vec<String>,
+    pub server_url: Option<String>,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -121,6 +122,7 @@ impl ServerConfig {
             default_credentials,
             region,
             domains,
+            server_url: env_any(&["ALMACEN_SERVER_URL", "MINIO_SERVER_URL"]),
         })
     }
 }

@@ -44,6 +44,7 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
             access_key: cfg.access_key.clone(),
             secret_key: cfg.secret_key.clone(),
             domains: cfg.domains.clone(),
+            server_url: cfg.server_url.clone(),
         },
     )
     .map_err(anyhow::Error::msg)?;

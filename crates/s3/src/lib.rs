@@ -36,6 +36,10 @@ pub struct FrontConfig {
     pub secret_key: String,
     /// Base domains for virtual-host-style addressing (`MINIO_DOMAIN`).
     pub domains: Vec<String>,
+    /// The public URL clients reach the server at (`MINIO_SERVER_URL`),
+    /// used in the URLs the server writes into responses; without it they
+    /// are built from the request's Host.
+    pub server_url: Option<String>,
 }
 
 /// The S3 operations over the engine.
@@ -43,6 +47,7 @@ pub struct FrontConfig {
 pub struct Almacen {
     engine: Engine,
     owner: Owner,
+    server_url: Option<String>,
 }
 
 impl Almacen {
@@ -57,16 +62,49 @@ impl Almacen {
                 // A stable canonical user id shaped like AWS's (64 hex digits).
                 id: Some(hex::encode(sha2::Sha256::digest(access_key.as_bytes()))),
             },
+            server_url: None,
         }
     }
 }
+
+impl Almacen {
+    /// The absolute URL of an object, as CompleteMultipartUpload's
+    /// `Location` gives it: under `MINIO_SERVER_URL` when set, else under
+    /// the Host the client used.
+    pub(crate) fn object_url(&self, headers: &http::HeaderMap, bucket: &str, key: &str) -> String {
+        let key = percent_encoding::utf8_percent_encode(key, &KEY_IN_PATH);
+        match &self.server_url {
+            Some(base) => format!("{base}/{bucket}/{key}"),
+            None => {
+                let host = headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}/{bucket}/{key}")
+            }
+        }
+    }
+}
+
+/// What to escape of a key inside a URL path (`/` stays).
+const KEY_IN_PATH: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 /// Builds the s3s service: operations, auth, access, virtual hosts.
 ///
 /// # Errors
 /// A domain in `config.domains` is not a valid host name.
 pub fn build_service(engine: Engine, config: &FrontConfig) -> Result<S3Service, String> {
-    let mut b = S3ServiceBuilder::new(Almacen::new(engine.clone(), &config.access_key));
+    let mut almacen = Almacen::new(engine.clone(), &config.access_key);
+    almacen.server_url = config
+        .server_url
+        .as_ref()
+        .map(|u| u.trim_end_matches('/').to_owned());
+    let mut b = S3ServiceBuilder::new(almacen);
     b.set_auth(RootAuth::new(
         config.access_key.clone(),
         config.secret_key.clone(),

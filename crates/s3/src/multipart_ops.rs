@@ -269,7 +269,7 @@ impl Almacen {
                         bucket: Some(input.bucket.clone()),
                         key: Some(input.key.clone()),
                         e_tag: Some(etag(&info.etag)),
-                        location: Some(format!("/{}/{}", input.bucket, input.key)),
+                        location: Some(self.object_url(&req.headers, &input.bucket, &input.key)),
                         ..Default::default()
                     };
                     if let Some(a) = info.attrs.checksum_algorithm {
@@ -322,7 +322,7 @@ impl Almacen {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             e_tag: Some(etag(&info.etag)),
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            location: Some(self.object_url(&req.headers, &input.bucket, &input.key)),
             ..Default::default()
         };
         if let Some(a) = upload.attrs.checksum_algorithm {
