@@ -167,14 +167,12 @@ impl BlobStore {
                 .await
                 .map_err(join_err)??,
         );
-        let mut pending = buf.freeze();
+        // Chunks gather (without copying) until about WRITE_CHUNK bytes wait,
+        // then one blocking task writes them all.
+        let mut pending: Vec<Bytes> = vec![buf.freeze()];
+        let mut pending_len: usize = pending[0].len();
         loop {
-            let next = if pending.len() >= WRITE_CHUNK {
-                None
-            } else {
-                body.next().await
-            };
-            let end = match next {
+            let end = match body.next().await {
                 None => true,
                 Some(Err(e)) => return Err(BlobError::Body(e)),
                 Some(Ok(chunk)) => {
@@ -183,25 +181,25 @@ impl BlobStore {
                         return Err(BlobError::TooLarge { limit });
                     }
                     hasher.update(&chunk);
-                    if pending.is_empty() {
-                        pending = chunk;
-                    } else {
-                        let mut m = BytesMut::with_capacity(pending.len() + chunk.len());
-                        m.extend_from_slice(&pending);
-                        m.extend_from_slice(&chunk);
-                        pending = m.freeze();
-                    }
+                    pending_len += chunk.len();
+                    pending.push(chunk);
                     false
                 }
             };
-            if pending.len() >= WRITE_CHUNK || (end && !pending.is_empty()) {
-                let data = std::mem::take(&mut pending);
+            if pending_len >= WRITE_CHUNK || (end && pending_len > 0) {
+                let batch = std::mem::take(&mut pending);
+                pending_len = 0;
                 let mut f = file
                     .take()
                     .ok_or_else(|| BlobError::Io(std::io::Error::other("file lost")))?;
-                f = tokio::task::spawn_blocking(move || f.write_all(&data).map(|()| f))
-                    .await
-                    .map_err(join_err)??;
+                f = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+                    for b in &batch {
+                        f.write_all(b)?;
+                    }
+                    Ok(f)
+                })
+                .await
+                .map_err(join_err)??;
                 file = Some(f);
             }
             if end {
