@@ -78,6 +78,8 @@ def test_canned_acls(server, s3, bucket):
     # Bucket public-read: listing; public-read-write: writes too.
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
     assert anon("GET", f"/{bucket}?list-type=2") == 200
+    assert anon("GET", f"/{bucket}/missing") == 404  # may list, so may learn it is missing
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
     assert anon("PUT", f"/{bucket}/new", b"z") == 403
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
     assert anon("PUT", f"/{bucket}/new", b"z") == 200

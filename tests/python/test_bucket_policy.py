@@ -41,6 +41,12 @@ def test_anonymous_before_and_after_public_read(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="products/tenant_1/1.jpg", Body=b"jpeg", ContentType="image/jpeg")
     status, body = anon(server, "GET", f"/{bucket}/products/tenant_1/1.jpg")
     assert status == 403 and b"AccessDenied" in body
+    # As on AWS, anonymous callers learn that a bucket does not exist...
+    status, body = anon(server, "GET", f"/{bucket}-nope/x")
+    assert status == 404 and b"NoSuchBucket" in body
+    # ...but not whether a key exists, unless they may list the bucket.
+    assert anon(server, "GET", f"/{bucket}/missing")[0] == 403
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
 
     s3.put_bucket_policy(Bucket=bucket, Policy=public_read(bucket))
     assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(public_read(bucket))

@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 
-use almacen_engine::{CannedAcl, Engine};
+use almacen_engine::{CannedAcl, Engine, EngineError};
 use almacen_iam::{Context, Decision, Policy, Request};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
@@ -21,9 +21,6 @@ use s3s::path::S3Path;
 use s3s::{S3Result, s3_error};
 
 use crate::actions;
-
-/// Longest validity of a presigned URL: 7 days, as AWS.
-const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
 
 /// The client's address, put into request extensions by the front.
 #[derive(Debug, Clone, Copy)]
@@ -130,21 +127,6 @@ fn context(cx: &mut S3AccessContext<'_>) -> Context {
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if let Some(expires) = cx
-            .uri()
-            .query()
-            .and_then(|q| query_value(q, "X-Amz-Expires"))
-        {
-            match expires.parse::<u64>() {
-                Ok(v) if v <= MAX_PRESIGNED_EXPIRES => {}
-                _ => {
-                    return Err(s3_error!(
-                        AuthorizationQueryParametersError,
-                        "X-Amz-Expires must be less than a week (in seconds) that is 604800"
-                    ));
-                }
-            }
-        }
         if cx.credentials().is_some() {
             // Only the root key authenticates today (RootAuth), and root may do everything.
             return Ok(());
@@ -157,31 +139,48 @@ impl S3Access for Access {
         };
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
-        // A missing bucket or no policy: denied, without saying which.
-        let Ok(config) = self.engine.bucket_config(&bucket).await else {
-            return Err(denied());
+        // AWS tells anonymous callers that a bucket does not exist.
+        let config = match self.engine.bucket_config(&bucket).await {
+            Ok(c) => c,
+            Err(EngineError::NoSuchBucket) => {
+                return Err(s3_error!(
+                    NoSuchBucket,
+                    "The specified bucket does not exist"
+                ));
+            }
+            Err(_) => return Err(denied()),
         };
         let action = actions::action(op);
-        if let Some(doc) = &config.policy {
-            let policy = match Policy::parse_bucket_policy(doc, &bucket) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
-                    return Err(denied());
-                }
-            };
-            let ctx = context(cx);
-            let resource = actions::resource(op, Some(&bucket), key.as_deref());
-            match policy.evaluate(&Request {
-                action,
-                resource: &resource,
-                principal: "*",
-                context: &ctx,
-            }) {
-                Decision::Allow => return Ok(()),
-                Decision::Deny => return Err(denied()),
-                Decision::NotApplicable => {}
+        let policy = match config
+            .policy
+            .as_deref()
+            .map(|doc| Policy::parse_bucket_policy(doc, &bucket))
+        {
+            None => None,
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => {
+                tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
+                return Err(denied());
             }
+        };
+        let ctx = context(cx);
+        let decide = |action: &str, resource: &str| {
+            policy.as_ref().map_or(Decision::NotApplicable, |p| {
+                p.evaluate(&Request {
+                    action,
+                    resource,
+                    principal: "*",
+                    context: &ctx,
+                })
+            })
+        };
+        match decide(
+            action,
+            &actions::resource(op, Some(&bucket), key.as_deref()),
+        ) {
+            Decision::Allow => return Ok(()),
+            Decision::Deny => return Err(denied()),
+            Decision::NotApplicable => {}
         }
         // No policy statement decided: the canned ACLs may still grant it.
         let bucket_acl = config.acl.unwrap_or(CannedAcl::Private);
@@ -193,10 +192,21 @@ impl S3Access for Access {
         }
         if action == "s3:GetObject"
             && let Some(key) = key.as_deref()
-            && let Ok(info) = self.engine.object(&bucket, key).await
-            && info.attrs.acl.is_some_and(CannedAcl::public_read)
         {
-            return Ok(());
+            match self.engine.object(&bucket, key).await {
+                Ok(info) if info.attrs.acl.is_some_and(CannedAcl::public_read) => return Ok(()),
+                // A missing key is 404 to callers who may list the bucket, 403 to others (as AWS).
+                Err(EngineError::NoSuchKey)
+                    if bucket_acl.public_read()
+                        || decide(
+                            "s3:ListBucket",
+                            &actions::resource("ListObjects", Some(&bucket), None),
+                        ) == Decision::Allow =>
+                {
+                    return Ok(());
+                }
+                _ => {}
+            }
         }
         Err(denied())
     }

@@ -206,14 +206,15 @@ impl Almacen {
             .bucket_config(&req.input.bucket)
             .await
             .map_err(to_s3)?;
-        let doc = config.policy.ok_or_else(|| {
-            s3_err(
-                S3ErrorCode::NoSuchBucketPolicy,
-                "The bucket policy does not exist",
-            )
-        })?;
-        let public = almacen_iam::Policy::parse_bucket_policy(&doc, &req.input.bucket)
-            .is_ok_and(|p| p.is_public());
+        // Public when a policy statement or a canned ACL opens it to everyone.
+        let policy_public = config.policy.as_deref().is_some_and(|doc| {
+            almacen_iam::Policy::parse_bucket_policy(doc, &req.input.bucket)
+                .is_ok_and(|p| p.is_public())
+        });
+        let public = policy_public
+            || config
+                .acl
+                .is_some_and(almacen_engine::CannedAcl::public_read);
         Ok(S3Response::new(GetBucketPolicyStatusOutput {
             policy_status: Some(PolicyStatus {
                 is_public: Some(public),

@@ -91,7 +91,12 @@ impl Front {
             .is_some_and(|v| v.as_bytes() == b"0");
         let mut resp = match self.health(&req).await {
             Some(r) => r,
-            None => self.s3.call(req).await?,
+            None => match presigned_expiry_error(&req) {
+                Some(e) => e
+                    .to_http_response()
+                    .map_err(|e| HttpError::new(Box::new(e)))?,
+                None => self.s3.call(req).await?,
+            },
         };
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -292,5 +297,29 @@ fn sigv2_bucket_path(req: &mut Request<Body>) {
     parts.path_and_query = Some(pq);
     if let Ok(uri) = http::Uri::from_parts(parts) {
         *req.uri_mut() = uri;
+    }
+}
+
+/// Longest validity of a presigned URL: 7 days, as AWS.
+const MAX_PRESIGNED_EXPIRES: i64 = 604_800;
+
+/// A presigned URL whose `X-Amz-Expires` is negative or over 7 days is
+/// refused before anything else, with AccessDenied as AWS answers it (s3s
+/// would call a negative value malformed and accept any length).
+fn presigned_expiry_error(req: &Request<Body>) -> Option<s3s::S3Error> {
+    let q = req.uri().query()?;
+    let v = q
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("X-Amz-Expires="))?;
+    match v.parse::<i64>() {
+        Ok(n) if (0..=MAX_PRESIGNED_EXPIRES).contains(&n) => None,
+        Ok(n) if n < 0 => Some(s3s::S3Error::with_message(
+            s3s::S3ErrorCode::AccessDenied,
+            "X-Amz-Expires must be non-negative",
+        )),
+        _ => Some(s3s::S3Error::with_message(
+            s3s::S3ErrorCode::AccessDenied,
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        )),
     }
 }
