@@ -54,6 +54,19 @@ impl GrantHeaders<'_> {
     }
 }
 
+/// The grant headers of a PutBucketAcl or PutObjectAcl input (same fields).
+macro_rules! grant_headers {
+    ($i:expr) => {
+        GrantHeaders {
+            full_control: $i.grant_full_control.as_deref(),
+            read: $i.grant_read.as_deref(),
+            write: $i.grant_write.as_deref(),
+            read_acp: $i.grant_read_acp.as_deref(),
+            write_acp: $i.grant_write_acp.as_deref(),
+        }
+    };
+}
+
 /// Whether a grantee is everyone (the AllUsers group).
 fn grantee_is_all_users(uri: Option<&str>) -> bool {
     uri == Some(ALL_USERS)
@@ -198,13 +211,7 @@ impl Almacen {
         let acl = self.requested_acl(
             i.acl.as_ref().map(ObjectCannedACL::as_str),
             i.access_control_policy.as_ref(),
-            &GrantHeaders {
-                full_control: i.grant_full_control.as_deref(),
-                read: i.grant_read.as_deref(),
-                write: i.grant_write.as_deref(),
-                read_acp: i.grant_read_acp.as_deref(),
-                write_acp: i.grant_write_acp.as_deref(),
-            },
+            &grant_headers!(i),
         )?;
         self.engine
             .set_object_acl(&info, acl)
@@ -222,13 +229,7 @@ impl Almacen {
         let acl = self.requested_acl(
             i.acl.as_ref().map(BucketCannedACL::as_str),
             i.access_control_policy.as_ref(),
-            &GrantHeaders {
-                full_control: i.grant_full_control.as_deref(),
-                read: i.grant_read.as_deref(),
-                write: i.grant_write.as_deref(),
-                read_acp: i.grant_read_acp.as_deref(),
-                write_acp: i.grant_write_acp.as_deref(),
-            },
+            &grant_headers!(i),
         )?;
         self.engine
             .set_bucket_acl(&i.bucket, acl)
