@@ -105,3 +105,20 @@ def test_browser_post_with_policy(s3, bucket):
     assert r.status_code == 400 and b"EntityTooLarge" in r.content
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert "products/tenant_1/big.png" not in keys
+
+
+def test_browser_post_key_from_filename(s3, bucket):
+    requests = pytest.importorskip("requests")
+    post = s3.generate_presigned_post(
+        bucket,
+        "products/tenant_1/${filename}",
+        Conditions=[["starts-with", "$key", "products/tenant_1/"], ["content-length-range", 1, 1 << 20]],
+        ExpiresIn=600,
+    )
+    body = bytes(range(256)) * 64  # binary bytes right after the form fields
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("shoe photo.jpg", body)}, timeout=30)
+    assert r.status_code == 204, r.text
+    got = s3.get_object(Bucket=bucket, Key="products/tenant_1/shoe photo.jpg")
+    assert got["Body"].read() == body
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert "products/tenant_1/${filename}" not in keys

@@ -69,6 +69,7 @@ impl Front {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }
         sigv2_bucket_path(&mut req);
+        let req = substitute_post_filename(req).await;
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;
@@ -322,4 +323,101 @@ fn presigned_expiry_error(req: &Request<Body>) -> Option<s3s::S3Error> {
             "X-Amz-Expires must be less than a week (in seconds) that is 604800",
         )),
     }
+}
+
+/// How much of a POST form is read to find the file part's name: the form
+/// fields come before the file, and they are small.
+const MAX_FORM_HEAD: usize = 256 * 1024;
+
+/// Browser POST uploads may name the key `uploads/${filename}`: S3 puts the
+/// uploaded file's name there. s3s does not, so substitute it here in the
+/// form's head (the fields before the file's bytes), and pass the rest of
+/// the body through untouched.
+async fn substitute_post_filename(req: Request<Body>) -> Request<Body> {
+    use futures::StreamExt as _;
+    let is_form = req.method() == Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_form {
+        return req;
+    }
+    let (mut parts, mut body) = req.into_parts();
+    let mut head = bytes::BytesMut::new();
+    let mut failed: Option<s3s::StdError> = None;
+    while head.len() < MAX_FORM_HEAD && !form_head_complete(&head) {
+        match body.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                failed = Some(e);
+                break;
+            }
+            None => break,
+        }
+    }
+    let old_len = head.len();
+    let new_head = substitute_in_head(&head).unwrap_or_else(|| head.freeze());
+    if new_head.len() != old_len
+        && let Some(total) = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+        && let Ok(v) = HeaderValue::from_str(&(total - old_len + new_head.len()).to_string())
+    {
+        parts.headers.insert(http::header::CONTENT_LENGTH, v);
+    }
+    let first = futures::stream::iter([Ok::<_, s3s::StdError>(new_head)]);
+    let err = futures::stream::iter(failed.map(Err));
+    let rest = first.chain(err).chain(body);
+    let frames = rest.map(|r| r.map(http_body::Frame::data));
+    Request::from_parts(
+        parts,
+        Body::http_body_unsync(http_body_util::StreamBody::new(frames)),
+    )
+}
+
+/// Whether the head holds the whole header section of the `file` part.
+fn form_head_complete(head: &[u8]) -> bool {
+    file_part_headers_end(head).is_some()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Where the headers of the `file` part (the upload itself, the last form
+/// field) end, just past their blank line.
+fn file_part_headers_end(head: &[u8]) -> Option<usize> {
+    let f = find(head, b"name=\"file\"")?;
+    Some(f + find(&head[f..], b"\r\n\r\n")? + 4)
+}
+
+/// The head with `${filename}` in the `key` field replaced by the file
+/// part's name (kept as the client sent it), or `None` when there is
+/// nothing to replace. Only the text before the file's bytes is touched.
+fn substitute_in_head(head: &[u8]) -> Option<Bytes> {
+    let fields_end = file_part_headers_end(head)?;
+    let text = std::str::from_utf8(&head[..fields_end]).ok()?;
+    let key_at = text.find("name=\"key\"")?;
+    let value_start = key_at + text[key_at..].find("\r\n\r\n")? + 4;
+    let value_end = value_start + text[value_start..].find("\r\n")?;
+    let value = &text[value_start..value_end];
+    if !value.contains("${filename}") {
+        return None;
+    }
+    let file_part = text.rfind("name=\"file\"")?;
+    let f = file_part + text[file_part..].find("filename=\"")? + 10;
+    let filename = &text[f..f + text[f..].find('"')?];
+    if filename.is_empty() || filename.contains('\0') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(head.len() + filename.len());
+    out.extend_from_slice(&text.as_bytes()[..value_start]);
+    out.extend_from_slice(value.replace("${filename}", filename).as_bytes());
+    out.extend_from_slice(&text.as_bytes()[value_end..]);
+    out.extend_from_slice(&head[fields_end..]);
+    Some(Bytes::from(out))
 }
