@@ -8,9 +8,9 @@
 
 use std::time::Instant;
 
-use almacen_tests::{Server, data};
+use almacen_tests::{Server, complete_upload, data};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 
 fn vm_hwm_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -178,18 +178,7 @@ async fn main() {
                 off += len;
                 n += 1;
             }
-            c.complete_multipart_upload()
-                .bucket("bench")
-                .key("huge")
-                .upload_id(id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
+            complete_upload(&c, "bench", "huge", id, parts).await;
         }
         let s = t.elapsed().as_secs_f64();
         println!(

@@ -37,6 +37,40 @@ fn url_mode(e: Option<&EncodingType>) -> S3Result<bool> {
     }
 }
 
+/// The parameters every listing shares, read and checked once.
+struct Listing {
+    max: usize,
+    url: bool,
+    prefix: String,
+    delimiter: Option<String>,
+}
+
+impl Listing {
+    fn parse(
+        max_keys: Option<i32>,
+        encoding_type: Option<&EncodingType>,
+        prefix: Option<&String>,
+        delimiter: Option<&String>,
+    ) -> S3Result<Self> {
+        Ok(Self {
+            max: page_size(max_keys, "max-keys")?,
+            url: url_mode(encoding_type)?,
+            prefix: prefix.cloned().unwrap_or_default(),
+            delimiter: delimiter.cloned().filter(|d| !d.is_empty()),
+        })
+    }
+
+    /// The engine query for a page starting after `start_after` (ignored when empty).
+    fn query(&self, start_after: Option<String>) -> ListQuery {
+        ListQuery {
+            prefix: self.prefix.clone(),
+            start_after: start_after.filter(|s| !s.is_empty()),
+            delimiter: self.delimiter.clone(),
+            max: self.max,
+        }
+    }
+}
+
 struct Rendered {
     contents: Vec<Object>,
     prefixes: Vec<CommonPrefix>,
@@ -77,21 +111,17 @@ impl Almacen {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
-        let max = page_size(input.max_keys, "max-keys")?;
-        let url = url_mode(input.encoding_type.as_ref())?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let listing = Listing::parse(
+            input.max_keys,
+            input.encoding_type.as_ref(),
+            input.prefix.as_ref(),
+            input.delimiter.as_ref(),
+        )?;
+        let (max, url) = (listing.max, listing.url);
+        let (prefix, delimiter) = (listing.prefix.clone(), listing.delimiter.clone());
         let page = self
             .engine
-            .list_objects(
-                &input.bucket,
-                ListQuery {
-                    prefix: prefix.clone(),
-                    start_after: input.marker.clone().filter(|m| !m.is_empty()),
-                    delimiter: delimiter.clone(),
-                    max,
-                },
-            )
+            .list_objects(&input.bucket, listing.query(input.marker.clone()))
             .await
             .map_err(to_s3)?;
         let truncated = page.truncated;
@@ -122,10 +152,14 @@ impl Almacen {
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
-        let max = page_size(input.max_keys, "max-keys")?;
-        let url = url_mode(input.encoding_type.as_ref())?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let listing = Listing::parse(
+            input.max_keys,
+            input.encoding_type.as_ref(),
+            input.prefix.as_ref(),
+            input.delimiter.as_ref(),
+        )?;
+        let (max, url) = (listing.max, listing.url);
+        let (prefix, delimiter) = (listing.prefix.clone(), listing.delimiter.clone());
         let start_after = match &input.continuation_token {
             Some(t) => {
                 let raw = TOKEN
@@ -144,15 +178,7 @@ impl Almacen {
         };
         let page = self
             .engine
-            .list_objects(
-                &input.bucket,
-                ListQuery {
-                    prefix: prefix.clone(),
-                    start_after,
-                    delimiter: delimiter.clone(),
-                    max,
-                },
-            )
+            .list_objects(&input.bucket, listing.query(start_after))
             .await
             .map_err(to_s3)?;
         let truncated = page.truncated;
@@ -188,21 +214,17 @@ impl Almacen {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let input = req.input;
-        let max = page_size(input.max_keys, "max-keys")?;
-        let url = url_mode(input.encoding_type.as_ref())?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let listing = Listing::parse(
+            input.max_keys,
+            input.encoding_type.as_ref(),
+            input.prefix.as_ref(),
+            input.delimiter.as_ref(),
+        )?;
+        let (max, url) = (listing.max, listing.url);
+        let (prefix, delimiter) = (listing.prefix.clone(), listing.delimiter.clone());
         let page = self
             .engine
-            .list_objects(
-                &input.bucket,
-                ListQuery {
-                    prefix: prefix.clone(),
-                    start_after: input.key_marker.clone().filter(|m| !m.is_empty()),
-                    delimiter: delimiter.clone(),
-                    max,
-                },
-            )
+            .list_objects(&input.bucket, listing.query(input.key_marker.clone()))
             .await
             .map_err(to_s3)?;
         let truncated = page.truncated;

@@ -1,6 +1,6 @@
 //! Multipart uploads: a 100 MiB upload, part rules, listing, copy parts.
 
-use almacen_tests::{Server, bucket_name, code, data};
+use almacen_tests::{Server, bucket_name, code, complete_upload, data};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use md5::Digest as _;
@@ -56,19 +56,7 @@ async fn hundred_mib_multipart_round_trip() {
         .await
         .unwrap();
     assert_eq!(listed.parts().len(), 10);
-    let done = c
-        .complete_multipart_upload()
-        .bucket(&b)
-        .key("video.mp4")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let done = complete_upload(&c, &b, "video.mp4", id, parts).await;
     let expect = format!("\"{}-10\"", hex::encode(md5::Md5::digest(&md5s)));
     assert_eq!(done.e_tag(), Some(expect.as_str()));
     let got = c
@@ -244,18 +232,7 @@ async fn upload_part_copy_and_listing_uploads() {
                 .build()
         })
         .collect();
-    c.complete_multipart_upload()
-        .bucket(&b)
-        .key("dst/x")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    complete_upload(&c, &b, "dst/x", id, parts).await;
     let got = c.get_object().bucket(&b).key("dst/x").send().await.unwrap();
     assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == src.as_slice());
 }

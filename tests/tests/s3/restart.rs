@@ -1,9 +1,9 @@
 //! Durability across restarts: a graceful stop and a kill -9 both find
 //! every acknowledged object intact.
 
-use almacen_tests::{Server, bucket_name, data};
+use almacen_tests::{Server, bucket_name, complete_upload, data};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 
 #[tokio::test]
 async fn objects_survive_restart_and_kill() {
@@ -57,18 +57,7 @@ async fn objects_survive_restart_and_kill() {
                     .build(),
             );
         }
-        c.complete_multipart_upload()
-            .bucket(&b)
-            .key("mp")
-            .upload_id(id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        complete_upload(&c, &b, "mp", id, parts).await;
         expected.push(("mp".into(), [p1, p2].concat()));
         srv.stop();
     }
