@@ -66,6 +66,27 @@ fn copy_range(range: Option<&str>, size: u64) -> S3Result<(u64, u64)> {
 }
 
 impl Almacen {
+    /// The CompleteMultipartUpload answer for a completed object, the same
+    /// for the first completion and for a repeated one.
+    fn completed(
+        &self,
+        headers: &http::HeaderMap,
+        info: &almacen_engine::ObjectInfo,
+    ) -> CompleteMultipartUploadOutput {
+        let mut out = CompleteMultipartUploadOutput {
+            bucket: Some(info.bucket.clone()),
+            key: Some(info.key.clone()),
+            e_tag: Some(etag(&info.etag)),
+            location: Some(self.object_url(headers, &info.bucket, &info.key)),
+            ..Default::default()
+        };
+        if let Some(a) = info.attrs.checksum_algorithm {
+            set_checksums!(out, &info.attrs.checksums, Some(a));
+            out.checksum_type = info.attrs.checksum_type.map(dto_type);
+        }
+        out
+    }
+
     pub(crate) async fn op_create_multipart_upload(
         &self,
         req: S3Request<CreateMultipartUploadInput>,
@@ -265,18 +286,7 @@ impl Almacen {
                 if let Ok(info) = self.engine.object(&input.bucket, &input.key).await
                     && info.attrs.upload_id.as_deref() == Some(input.upload_id.as_str())
                 {
-                    let mut out = CompleteMultipartUploadOutput {
-                        bucket: Some(input.bucket.clone()),
-                        key: Some(input.key.clone()),
-                        e_tag: Some(etag(&info.etag)),
-                        location: Some(self.object_url(&req.headers, &input.bucket, &input.key)),
-                        ..Default::default()
-                    };
-                    if let Some(a) = info.attrs.checksum_algorithm {
-                        set_checksums!(out, &info.attrs.checksums, Some(a));
-                        out.checksum_type = info.attrs.checksum_type.map(dto_type);
-                    }
-                    return Ok(S3Response::new(out));
+                    return Ok(S3Response::new(self.completed(&req.headers, &info)));
                 }
                 return Err(e);
             }
@@ -318,18 +328,7 @@ impl Almacen {
             .complete_upload(&upload, &parts, condition, expected_size, &claimed)
             .await
             .map_err(to_s3)?;
-        let mut out = CompleteMultipartUploadOutput {
-            bucket: Some(input.bucket.clone()),
-            key: Some(input.key.clone()),
-            e_tag: Some(etag(&info.etag)),
-            location: Some(self.object_url(&req.headers, &input.bucket, &input.key)),
-            ..Default::default()
-        };
-        if let Some(a) = upload.attrs.checksum_algorithm {
-            set_checksums!(out, &info.attrs.checksums, Some(a));
-            out.checksum_type = info.attrs.checksum_type.map(dto_type);
-        }
-        Ok(S3Response::new(out))
+        Ok(S3Response::new(self.completed(&req.headers, &info)))
     }
 
     pub(crate) async fn op_abort_multipart_upload(
