@@ -193,20 +193,67 @@ fn parse_principal(v: &Value) -> Result<Principal, PolicyError> {
     }
 }
 
-fn check_action(a: &str) -> Result<(), PolicyError> {
-    if a == "*" || a.eq_ignore_ascii_case("s3:*") {
+/// The administrative actions (MinIO's names) an identity policy may grant;
+/// the admin API checks them against resource `arn:aws:s3:::*`.
+pub const ADMIN_ACTIONS: &[&str] = &[
+    "admin:AddUserToGroup",
+    "admin:AttachUserOrGroupPolicy",
+    "admin:BandwidthMonitor",
+    "admin:ConfigUpdate",
+    "admin:ConsoleLog",
+    "admin:CreatePolicy",
+    "admin:CreateServiceAccount",
+    "admin:CreateUser",
+    "admin:DeletePolicy",
+    "admin:DeleteUser",
+    "admin:DisableGroup",
+    "admin:DisableUser",
+    "admin:EnableGroup",
+    "admin:EnableUser",
+    "admin:GetGroup",
+    "admin:GetPolicy",
+    "admin:GetUser",
+    "admin:ListGroups",
+    "admin:ListServiceAccounts",
+    "admin:ListUserPolicies",
+    "admin:ListUsers",
+    "admin:OBDInfo",
+    "admin:Profiling",
+    "admin:Prometheus",
+    "admin:RemoveServiceAccount",
+    "admin:RemoveUserFromGroup",
+    "admin:ServerInfo",
+    "admin:ServerTrace",
+    "admin:TopLocksInfo",
+    "admin:UpdateServiceAccount",
+];
+
+fn check_action(a: &str, bucket_policy: bool) -> Result<(), PolicyError> {
+    if a == "*" {
         return Ok(());
     }
-    let Some(name) = a
-        .get(..3)
-        .filter(|p| p.eq_ignore_ascii_case("s3:"))
-        .map(|_| a)
-    else {
-        return err(format!("Unknown action {a}: actions must start with s3:"));
+    let (service, name) = a.split_once(':').unwrap_or(("", a));
+    let known: &[&str] = match service.to_ascii_lowercase().as_str() {
+        "s3" => KNOWN_ACTIONS,
+        // Administrative and KMS actions belong in identity policies (MinIO's
+        // consoleAdmin grants `admin:*` and `kms:*`); a bucket policy cannot grant them.
+        "admin" if !bucket_policy => ADMIN_ACTIONS,
+        "kms" if !bucket_policy => &[],
+        _ if bucket_policy => {
+            return err(format!(
+                "Unknown action {a}: bucket policy actions must start with s3:"
+            ));
+        }
+        _ => {
+            return err(format!(
+                "Unknown action {a}: actions must start with s3:, admin: or kms:"
+            ));
+        }
     };
     if name.contains('*')
         || name.contains('?')
-        || KNOWN_ACTIONS.iter().any(|k| k.eq_ignore_ascii_case(name))
+        || service.eq_ignore_ascii_case("kms")
+        || known.iter().any(|k| k.eq_ignore_ascii_case(a))
     {
         Ok(())
     } else {
@@ -279,7 +326,7 @@ fn parse_statement(v: &Value, n: usize, bucket: Option<&str>) -> Result<Statemen
         }
     };
     for a in &actions {
-        check_action(a)?;
+        check_action(a, bucket.is_some())?;
     }
     let (resources, not_resource) = match (m.get("Resource"), m.get("NotResource")) {
         (Some(r), None) => (strings(r, "Resource")?, false),

@@ -73,6 +73,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Blobs no row references any more and that were released before `before_ms`.
     async fn garbage(&self, before_ms: i64, max: usize) -> Result<Vec<String>, MetaError>;
 
+    /// Every configuration entry whose key starts with `prefix`, in key order.
+    /// Configuration is small (users, policies, ...), so it comes whole.
+    async fn list_config(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, MetaError>;
+
     /// Whether the store can take writes now (for the readiness probe).
     async fn ping(&self) -> Result<(), MetaError>;
 }

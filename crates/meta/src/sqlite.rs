@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS parts (
     attrs BLOB NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS config (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS garbage (
     blob TEXT PRIMARY KEY,
     since_ms INTEGER NOT NULL
@@ -498,6 +502,16 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
                 tx.execute("DELETE FROM garbage WHERE blob = ?1", [blob])?;
             }
         }
+        WriteOp::PutConfig { key, value } => {
+            tx.execute(
+                "INSERT INTO config (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
+        WriteOp::DeleteConfig { key } => {
+            tx.execute("DELETE FROM config WHERE key = ?1", [key])?;
+        }
     }
     Ok(())
 }
@@ -834,6 +848,25 @@ impl MetaStore for SqliteStore {
                 )?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn list_config(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, MetaError> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT key, value FROM config WHERE key >= ?1 ORDER BY key")?;
+            let mut out = Vec::new();
+            let mut rows = stmt.query([&prefix])?;
+            while let Some(r) = rows.next()? {
+                let key: String = r.get(0)?;
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                out.push((key, r.get(1)?));
+            }
+            Ok(out)
         })
         .await
     }

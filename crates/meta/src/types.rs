@@ -159,4 +159,16 @@ pub enum WriteOp {
     },
     /// Forget garbage blobs whose files have been removed.
     ForgetGarbage(Vec<String>),
+    /// Sets one server configuration entry (IAM users, policies, ...), replacing any.
+    PutConfig {
+        /// Namespaced key, e.g. `iam/users/alice`.
+        key: String,
+        /// Opaque value owned by the feature that wrote it.
+        value: Vec<u8>,
+    },
+    /// Removes one configuration entry; removing a missing one is not an error.
+    DeleteConfig {
+        /// The key.
+        key: String,
+    },
 }
