@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -224,6 +225,29 @@ class AlmacenServer:
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    # -- admin CLI ----------------------------------------------------------
+
+    def admin(self, *args: str, access_key: str | None = None, secret_key: str | None = None):
+        """Runs ``almacen admin --json ARGS`` against this server, where the
+        alias ``srv`` names it with the given keys (root by default).
+
+        Returns the CompletedProcess; ``.json()`` is not provided, callers
+        parse ``stdout`` themselves.
+        """
+        ak = access_key if access_key is not None else self.access_key
+        sk = secret_key if secret_key is not None else self.secret_key
+        host = self.endpoint.split("://", 1)[1]
+        env = dict(os.environ)
+        env["ALMACEN_HOST_srv"] = f"http://{urllib.parse.quote(ak, safe='')}:{urllib.parse.quote(sk, safe='')}@{host}"
+        env["ALMACEN_CONFIG_DIR"] = self.log_dir
+        return subprocess.run(
+            [self.binary, "admin", "--json", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
 
     # -- clients ------------------------------------------------------------
 

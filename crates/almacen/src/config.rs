@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the S3 API from a data folder.
     Server(ServerArgs),
+    /// Manage a running server: users, groups, policies, access keys, bucket policies.
+    Admin(crate::admin::AdminArgs),
 }
 
 /// `almacen server` arguments.
@@ -51,6 +53,8 @@ pub struct ServerConfig {
     pub region: String,
     pub domains: Vec<String>,
     pub server_url: Option<String>,
+    /// Key material that seals stored IAM secrets instead of the root secret.
+    pub master_key: Option<String>,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -123,6 +127,7 @@ impl ServerConfig {
             region,
             domains,
             server_url: env_any(&["ALMACEN_SERVER_URL", "MINIO_SERVER_URL"]),
+            master_key: env_any(&["ALMACEN_MASTER_KEY", "MINIO_KMS_SECRET_KEY"]),
         })
     }
 }

@@ -1,7 +1,9 @@
 //! The almacen binary: `almacen server DATA_DIR` with MinIO's flags and
-//! environment variables. See README.md for the quickstart.
+//! environment variables, and `almacen admin ...` to manage a running
+//! server's identities. See README.md for the quickstart.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod config;
 mod serve;
 
@@ -20,6 +22,7 @@ fn main() -> std::process::ExitCode {
             Ok(cfg) => serve::run(cfg),
             Err(e) => Err(e),
         },
+        config::Command::Admin(args) => admin::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

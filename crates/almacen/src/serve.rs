@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use almacen_engine::{Engine, GC_GRACE_MS};
+use almacen_iam::IamStore;
 use almacen_s3::FrontConfig;
 use almacen_s3::front::Front;
 use anyhow::Context as _;
@@ -38,11 +39,19 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
             cfg.data_dir.display()
         )
     })?;
+    let iam = IamStore::open(
+        engine.meta(),
+        &cfg.access_key,
+        &cfg.secret_key,
+        cfg.master_key.as_deref().map(str::as_bytes),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot load users and policies: {e}"))?;
     let s3 = almacen_s3::build_service(
         engine.clone(),
+        std::sync::Arc::new(iam),
         &FrontConfig {
             access_key: cfg.access_key.clone(),
-            secret_key: cfg.secret_key.clone(),
             domains: cfg.domains.clone(),
             server_url: cfg.server_url.clone(),
         },

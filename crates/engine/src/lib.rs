@@ -87,6 +87,13 @@ impl Engine {
         }
     }
 
+    /// The metadata store, for features that keep their own configuration
+    /// in it (IAM).
+    #[must_use]
+    pub fn meta(&self) -> Arc<dyn MetaStore> {
+        self.meta.clone()
+    }
+
     /// The region this server answers for.
     #[must_use]
     pub fn region(&self) -> &str {

@@ -35,6 +35,10 @@ pub fn validate_bucket_name(name: &str) -> Result<(), EngineError> {
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
         return bad("must not be formatted as an IP address");
     }
+    // `minio` is reserved as on MinIO: the health and admin APIs live under `/minio/`.
+    if name == "minio" {
+        return bad("is reserved");
+    }
     if name.starts_with("xn--")
         || name.starts_with("sthree-")
         || name.ends_with("-s3alias")

@@ -1,24 +1,33 @@
 //! Authentication and authorization hooks for s3s.
 //!
 //! s3s verifies SigV4/SigV2 signatures (header, presigned query, chunked
-//! bodies, POST policies) with the secret [`RootAuth`] hands it; [`Access`]
-//! then decides whether the caller may run the operation:
+//! bodies, POST policies) with the secret [`Auth`] looks up in the
+//! [`IamStore`]; [`Access`] then decides whether the caller may run the
+//! operation, with [`Authz`]:
 //! * the root credentials may do everything (as on MinIO, bucket policies
 //!   do not restrict root);
+//! * a user or service account needs an Allow from its own policies or
+//!   from the bucket policy (naming it as principal), and no explicit Deny
+//!   in either, as on AWS;
 //! * an unsigned (anonymous) request is allowed exactly where the bucket's
-//!   policy allows Principal `*` the operation's IAM action on its resource,
-//!   with the request's condition keys; anything else is AccessDenied.
+//!   policy allows Principal `*` the operation's IAM action on its resource;
+//! * where no policy decides, the bucket's and object's canned ACLs may
+//!   still grant reads or writes to everyone.
 //!
-//! IAM users, groups and service accounts plug in here next.
+//! The decision needs the operation's IAM action and resource, from
+//! [`crate::actions`]. Operations that name several resources are checked
+//! further inside: DeleteObjects key by key, ListBuckets bucket by bucket;
+//! CopyObject and UploadPartCopy also need read access to the source.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use almacen_engine::{CannedAcl, Engine, EngineError};
-use almacen_iam::{Context, Decision, Policy, Request};
+use almacen_iam::{Context, Decision, IamStore, Identity, Policy, Request, combine};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::path::S3Path;
-use s3s::{S3Result, s3_error};
+use s3s::{S3Error, S3Result, s3_error};
 
 use crate::actions;
 
@@ -26,58 +35,189 @@ use crate::actions;
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// The root credentials from the environment.
-#[derive(Clone)]
-pub struct RootAuth {
-    access_key: String,
-    secret_key: String,
+/// Who called and with which condition keys; [`Access`] puts it into the
+/// request's extensions for operations that check more than one resource.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The signer, or `None` for an anonymous request.
+    pub identity: Option<Identity>,
+    /// The request's condition keys.
+    pub context: Context,
 }
 
-impl RootAuth {
-    /// Root credentials; the secret is never logged.
+/// Secret lookup for s3s's signature checks: root and every IAM access key.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    iam: Arc<IamStore>,
+}
+
+impl Auth {
+    /// Secrets from `iam`; they are never logged.
     #[must_use]
-    pub fn new(access_key: String, secret_key: String) -> Self {
-        Self {
-            access_key,
-            secret_key,
-        }
-    }
-}
-
-impl std::fmt::Debug for RootAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RootAuth")
-            .field("access_key", &self.access_key)
-            .finish_non_exhaustive()
+    pub fn new(iam: Arc<IamStore>) -> Self {
+        Self { iam }
     }
 }
 
 #[async_trait::async_trait]
-impl S3Auth for RootAuth {
+impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        use subtle::ConstantTimeEq as _;
-        if bool::from(access_key.as_bytes().ct_eq(self.access_key.as_bytes())) {
-            Ok(SecretKey::from(self.secret_key.clone()))
-        } else {
-            Err(s3_error!(
-                InvalidAccessKeyId,
-                "The Access Key Id you provided does not exist in our records."
-            ))
+        match self.iam.identity(access_key) {
+            Ok(id) => Ok(SecretKey::from(id.secret().to_owned())),
+            Err(e) => Err(S3Error::with_message(
+                s3s::S3ErrorCode::InvalidAccessKeyId,
+                e.to_string(),
+            )),
         }
+    }
+}
+
+fn denied() -> S3Error {
+    s3_error!(AccessDenied, "Access Denied")
+}
+
+/// The authorization decisions of the S3 front (see the module documentation).
+#[derive(Clone)]
+pub struct Authz {
+    engine: Engine,
+    iam: Arc<IamStore>,
+}
+
+impl Authz {
+    /// Decisions over `engine`'s bucket policies and ACLs and `iam`'s identities.
+    #[must_use]
+    pub fn new(engine: Engine, iam: Arc<IamStore>) -> Self {
+        Self { engine, iam }
+    }
+
+    /// The identity store.
+    #[must_use]
+    pub fn iam(&self) -> &Arc<IamStore> {
+        &self.iam
+    }
+
+    /// Whether `caller` may do `action` on `bucket` (and `key`).
+    ///
+    /// # Errors
+    /// NoSuchBucket for an anonymous caller naming a missing bucket (as AWS
+    /// answers), AccessDenied when not allowed.
+    pub async fn check(
+        &self,
+        caller: &Caller,
+        action: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> S3Result<()> {
+        let identity = caller.identity.as_ref();
+        if identity.is_some_and(Identity::is_root) {
+            return Ok(());
+        }
+        let resource = match key {
+            Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+            None => format!("arn:aws:s3:::{bucket}"),
+        };
+        let config = match self.engine.bucket_config(bucket).await {
+            Ok(c) => Some(c),
+            // AWS tells anonymous callers that a bucket does not exist; a
+            // signed caller learns it from the operation if it may run it.
+            Err(EngineError::NoSuchBucket) if identity.is_none() => {
+                return Err(s3_error!(
+                    NoSuchBucket,
+                    "The specified bucket does not exist"
+                ));
+            }
+            Err(EngineError::NoSuchBucket) => None,
+            Err(_) => return Err(denied()),
+        };
+        let policy = match config
+            .as_ref()
+            .and_then(|c| c.policy.as_deref())
+            .map(|doc| Policy::parse_bucket_policy(doc, bucket))
+        {
+            None => None,
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => {
+                tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
+                return Err(denied());
+            }
+        };
+        let principal = identity.map_or("*", |id| id.user.as_str());
+        let decide = |action: &str, resource: &str| {
+            let from_bucket = policy.as_ref().map_or(Decision::NotApplicable, |p| {
+                p.evaluate(&Request {
+                    action,
+                    resource,
+                    principal,
+                    context: &caller.context,
+                })
+            });
+            let from_identity = identity.map_or(Decision::NotApplicable, |id| {
+                id.evaluate(action, resource, &caller.context)
+            });
+            combine([from_bucket, from_identity])
+        };
+        match decide(action, &resource) {
+            Decision::Allow => return Ok(()),
+            Decision::Deny => return Err(denied()),
+            Decision::NotApplicable => {}
+        }
+        let Some(config) = config else {
+            return Err(denied());
+        };
+        // No policy decided: the canned ACLs grant to everyone, signed or not.
+        let bucket_acl = config.acl.unwrap_or(CannedAcl::Private);
+        if bucket_acl.public_read() && actions::is_bucket_read(action) {
+            return Ok(());
+        }
+        if bucket_acl.public_write() && actions::is_bucket_write(action) {
+            return Ok(());
+        }
+        if action == "s3:GetObject"
+            && let Some(key) = key
+        {
+            match self.engine.object(bucket, key).await {
+                Ok(info) if info.attrs.acl.is_some_and(CannedAcl::public_read) => return Ok(()),
+                // A missing key is 404 to callers who may list the bucket, 403 to others (as AWS).
+                Err(EngineError::NoSuchKey)
+                    if bucket_acl.public_read()
+                        || decide("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
+                            == Decision::Allow =>
+                {
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        Err(denied())
+    }
+
+    /// Whether `caller` may see `bucket` in ListBuckets: root and holders of
+    /// s3:ListAllMyBuckets see every bucket; others (as on MinIO) the
+    /// buckets they may list or locate.
+    pub async fn may_see_bucket(&self, caller: &Caller, all: bool, bucket: &str) -> bool {
+        if all {
+            return true;
+        }
+        for action in ["s3:ListBucket", "s3:GetBucketLocation"] {
+            if self.check(caller, action, bucket, None).await.is_ok() {
+                return true;
+            }
+        }
+        false
     }
 }
 
 /// Authorization of every request (see the module documentation).
 #[derive(Clone)]
 pub struct Access {
-    engine: Engine,
+    authz: Authz,
 }
 
 impl Access {
-    /// Authorization over `engine`'s bucket policies.
+    /// Authorization with `authz`.
     #[must_use]
-    pub fn new(engine: Engine) -> Self {
-        Self { engine }
+    pub fn new(authz: Authz) -> Self {
+        Self { authz }
     }
 }
 
@@ -124,90 +264,63 @@ fn context(cx: &mut S3AccessContext<'_>) -> Context {
     ctx
 }
 
+/// The source bucket and key of a copy, from `x-amz-copy-source`.
+fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
+    let raw = headers.get("x-amz-copy-source")?.to_str().ok()?;
+    let raw = raw.split_once("?versionId=").map_or(raw, |(p, _)| p);
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?;
+    let (bucket, key) = decoded.trim_start_matches('/').split_once('/')?;
+    Some((bucket.to_owned(), key.to_owned()))
+}
+
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if cx.credentials().is_some() {
-            // Only the root key authenticates today (RootAuth), and root may do everything.
-            return Ok(());
-        }
-        let denied = || s3_error!(AccessDenied, "Access Denied");
-        let (bucket, key) = match cx.s3_path() {
-            S3Path::Root => return Err(denied()),
-            S3Path::Bucket { bucket } => (bucket.to_string(), None),
-            S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
+        let identity = match cx.credentials() {
+            None => None,
+            Some(c) => Some(self.authz.iam.identity(&c.access_key).map_err(|e| {
+                S3Error::with_message(s3s::S3ErrorCode::InvalidAccessKeyId, e.to_string())
+            })?),
+        };
+        let caller = Caller {
+            identity,
+            context: context(cx),
         };
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
-        // AWS tells anonymous callers that a bucket does not exist.
-        let config = match self.engine.bucket_config(&bucket).await {
-            Ok(c) => c,
-            Err(EngineError::NoSuchBucket) => {
-                return Err(s3_error!(
-                    NoSuchBucket,
-                    "The specified bucket does not exist"
-                ));
-            }
-            Err(_) => return Err(denied()),
-        };
         let action = actions::action(op);
-        let policy = match config
-            .policy
-            .as_deref()
-            .map(|doc| Policy::parse_bucket_policy(doc, &bucket))
-        {
-            None => None,
-            Some(Ok(p)) => Some(p),
-            Some(Err(e)) => {
-                tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
-                return Err(denied());
-            }
-        };
-        let ctx = context(cx);
-        let decide = |action: &str, resource: &str| {
-            policy.as_ref().map_or(Decision::NotApplicable, |p| {
-                p.evaluate(&Request {
-                    action,
-                    resource,
-                    principal: "*",
-                    context: &ctx,
-                })
-            })
-        };
-        match decide(
-            action,
-            &actions::resource(op, Some(&bucket), key.as_deref()),
-        ) {
-            Decision::Allow => return Ok(()),
-            Decision::Deny => return Err(denied()),
-            Decision::NotApplicable => {}
-        }
-        // No policy statement decided: the canned ACLs may still grant it.
-        let bucket_acl = config.acl.unwrap_or(CannedAcl::Private);
-        if bucket_acl.public_read() && actions::is_bucket_read(action) {
-            return Ok(());
-        }
-        if bucket_acl.public_write() && actions::is_bucket_write(action) {
-            return Ok(());
-        }
-        if action == "s3:GetObject"
-            && let Some(key) = key.as_deref()
-        {
-            match self.engine.object(&bucket, key).await {
-                Ok(info) if info.attrs.acl.is_some_and(CannedAcl::public_read) => return Ok(()),
-                // A missing key is 404 to callers who may list the bucket, 403 to others (as AWS).
-                Err(EngineError::NoSuchKey)
-                    if bucket_acl.public_read()
-                        || decide(
-                            "s3:ListBucket",
-                            &actions::resource("ListObjects", Some(&bucket), None),
-                        ) == Decision::Allow =>
-                {
-                    return Ok(());
+        let result = match cx.s3_path() {
+            // Only ListBuckets addresses no bucket; it filters what each caller sees.
+            S3Path::Root if caller.identity.is_some() && op == "ListBuckets" => Ok(()),
+            S3Path::Root if caller.identity.as_ref().is_some_and(Identity::is_root) => Ok(()),
+            S3Path::Root => Err(denied()),
+            S3Path::Bucket { bucket } => {
+                let bucket = bucket.to_string();
+                // Signed DeleteObjects is checked key by key by the operation;
+                // an anonymous one needs the grant on the whole bucket.
+                if op == "DeleteObjects" && caller.identity.is_some() {
+                    Ok(())
+                } else {
+                    let key = (op == "DeleteObjects").then_some("*");
+                    self.authz.check(&caller, action, &bucket, key).await
                 }
-                _ => {}
             }
+            S3Path::Object { bucket, key } => {
+                let (bucket, key) = (bucket.to_string(), key.to_string());
+                self.authz.check(&caller, action, &bucket, Some(&key)).await
+            }
+        };
+        result?;
+        if matches!(op, "CopyObject" | "UploadPartCopy")
+            && let Some((bucket, key)) = copy_source(cx.headers())
+        {
+            self.authz
+                .check(&caller, "s3:GetObject", &bucket, Some(&key))
+                .await?;
         }
-        Err(denied())
+        cx.extensions_mut().insert(caller);
+        Ok(())
     }
 }

@@ -5,15 +5,19 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use almacen_engine::EngineError;
 
-use crate::Almacen;
 use crate::convert::ts;
 use crate::error::{s3_err, to_s3};
+use crate::{Almacen, Caller};
 
 impl Almacen {
     pub(crate) async fn op_list_buckets(
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
+        // Access puts the caller there for every request; without it, show nothing.
+        let Some(caller) = req.extensions.get::<Caller>().cloned() else {
+            return Err(s3_err(S3ErrorCode::AccessDenied, "Access Denied"));
+        };
         let input = req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
         let max = match input.max_buckets {
@@ -28,13 +32,23 @@ impl Almacen {
         };
         // The continuation token is the last bucket name of the previous page.
         let after = input.continuation_token.clone().unwrap_or_default();
-        let mut buckets: Vec<Bucket> = self
-            .engine
-            .list_buckets()
-            .await
-            .map_err(to_s3)?
+        let mut visible = Vec::new();
+        let all = caller.identity.as_ref().is_some_and(|id| {
+            id.is_root()
+                || id.evaluate("s3:ListAllMyBuckets", "arn:aws:s3:::*", &caller.context)
+                    == almacen_iam::Decision::Allow
+        });
+        for b in self.engine.list_buckets().await.map_err(to_s3)? {
+            if !(b.name.starts_with(&prefix) && b.name > after) {
+                continue;
+            }
+            if !self.authz.may_see_bucket(&caller, all, &b.name).await {
+                continue;
+            }
+            visible.push(b);
+        }
+        let mut buckets: Vec<Bucket> = visible
             .into_iter()
-            .filter(|b| b.name.starts_with(&prefix) && b.name > after)
             .map(|b| Bucket {
                 name: Some(b.name),
                 creation_date: Some(ts(b.created_ms)),

@@ -9,6 +9,7 @@
 
 mod acl_ops;
 mod actions;
+pub mod admin;
 mod auth;
 mod bucket_ops;
 mod conditions;
@@ -20,20 +21,21 @@ mod list_ops;
 mod multipart_ops;
 mod object_ops;
 
+use std::sync::Arc;
+
 use almacen_engine::Engine;
+use almacen_iam::IamStore;
 use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-pub use auth::{Access, PeerAddr, RootAuth};
+pub use auth::{Access, Auth, Authz, Caller, PeerAddr};
 
 /// Settings of the S3 front.
 #[derive(Debug, Clone)]
 pub struct FrontConfig {
-    /// Root access key.
+    /// Root access key (the owner shown in listings).
     pub access_key: String,
-    /// Root secret key (never logged).
-    pub secret_key: String,
     /// Base domains for virtual-host-style addressing (`MINIO_DOMAIN`).
     pub domains: Vec<String>,
     /// The public URL clients reach the server at (`MINIO_SERVER_URL`),
@@ -46,17 +48,20 @@ pub struct FrontConfig {
 #[derive(Clone)]
 pub struct Almacen {
     engine: Engine,
+    authz: Authz,
     owner: Owner,
     server_url: Option<String>,
 }
 
 impl Almacen {
-    /// The S3 operations for `engine`, owned by the root user `access_key`.
+    /// The S3 operations for `engine`, owned by the root user `access_key`,
+    /// with `authz` for the checks made inside operations.
     #[must_use]
-    pub fn new(engine: Engine, access_key: &str) -> Self {
+    pub fn new(engine: Engine, authz: Authz, access_key: &str) -> Self {
         use sha2::Digest as _;
         Self {
             engine,
+            authz,
             owner: Owner {
                 display_name: Some(access_key.to_owned()),
                 // A stable canonical user id shaped like AWS's (64 hex digits).
@@ -94,22 +99,25 @@ const KEY_IN_PATH: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMER
     .remove(b'~')
     .remove(b'/');
 
-/// Builds the s3s service: operations, auth, access, virtual hosts.
+/// Builds the s3s service: operations, auth, access, the admin API, virtual hosts.
 ///
 /// # Errors
 /// A domain in `config.domains` is not a valid host name.
-pub fn build_service(engine: Engine, config: &FrontConfig) -> Result<S3Service, String> {
-    let mut almacen = Almacen::new(engine.clone(), &config.access_key);
+pub fn build_service(
+    engine: Engine,
+    iam: Arc<IamStore>,
+    config: &FrontConfig,
+) -> Result<S3Service, String> {
+    let authz = Authz::new(engine.clone(), iam.clone());
+    let mut almacen = Almacen::new(engine, authz.clone(), &config.access_key);
     almacen.server_url = config
         .server_url
         .as_ref()
         .map(|u| u.trim_end_matches('/').to_owned());
     let mut b = S3ServiceBuilder::new(almacen);
-    b.set_auth(RootAuth::new(
-        config.access_key.clone(),
-        config.secret_key.clone(),
-    ));
-    b.set_access(Access::new(engine.clone()));
+    b.set_auth(Auth::new(iam.clone()));
+    b.set_access(Access::new(authz));
+    b.set_route(admin::AdminRoute::new(iam));
     if !config.domains.is_empty() {
         b.set_host(host::Domains::new(&config.domains));
     }

@@ -1,0 +1,164 @@
+//! A minimal signed HTTP client for the admin CLI: one request per
+//! connection, SigV4-signed by aws-sigv4 exactly as an S3 SDK signs, so the
+//! server verifies admin calls with the same code as S3 requests.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, bail};
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+
+use super::aliases::Alias;
+
+/// How long one admin call may take in all.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A response: status and body.
+pub struct Reply {
+    /// HTTP status.
+    pub status: http::StatusCode,
+    /// The body (JSON from the admin API, XML from S3 calls).
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The error code and message of a failed call, from the admin API's
+    /// JSON or S3's XML.
+    pub fn error_text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.body) {
+            let code = v["Code"].as_str().unwrap_or("Error");
+            let msg = v["Message"].as_str().unwrap_or("");
+            return format!("{code}: {msg}");
+        }
+        let tag = |name: &str| {
+            let open = format!("<{name}>");
+            let close = format!("</{name}>");
+            text.split_once(&open)
+                .and_then(|(_, rest)| rest.split_once(&close))
+                .map(|(v, _)| v.to_owned())
+        };
+        match (tag("Code"), tag("Message")) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c,
+            _ => format!("HTTP {}", self.status),
+        }
+    }
+}
+
+/// Sends `method path?query` with `body` to the alias's server, signed with its keys.
+///
+/// # Errors
+/// The server cannot be reached, or the alias URL is not `http://`.
+pub async fn send(
+    alias: &Alias,
+    method: &str,
+    path_and_query: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Reply> {
+    tokio::time::timeout(
+        CALL_TIMEOUT,
+        send_inner(alias, method, path_and_query, body),
+    )
+    .await
+    .context("the server did not answer within 60 s")?
+}
+
+async fn send_inner(
+    alias: &Alias,
+    method: &str,
+    path_and_query: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Reply> {
+    let base: http::Uri = alias
+        .url
+        .parse()
+        .with_context(|| format!("invalid URL {}", alias.url))?;
+    if base.scheme_str() != Some("http") {
+        bail!(
+            "{}: only http:// endpoints are supported by this version of the CLI",
+            alias.url
+        );
+    }
+    let authority = base
+        .authority()
+        .with_context(|| format!("{} has no host", alias.url))?
+        .clone();
+    let url = format!("http://{authority}{path_and_query}");
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header(http::header::HOST, authority.as_str())
+        .header(http::header::CONTENT_LENGTH, body.len())
+        .body(())
+        .context("building the request")?;
+    let identity =
+        Credentials::new(&alias.access_key, &alias.secret_key, None, None, "alias").into();
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&alias.region)
+        .name("s3")
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .context("signing parameters")?
+        .into();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let signable = SignableRequest::new(
+        method,
+        url.clone(),
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .context("signing the request")?;
+    let (instructions, _) = sign(signable, &params)
+        .context("signing the request")?
+        .into_parts();
+    instructions.apply_to_request_http1x(&mut req);
+    let req = req.map(|()| Full::new(Bytes::from(body)));
+
+    let addr = format!(
+        "{}:{}",
+        authority.host(),
+        authority.port_u16().unwrap_or(80)
+    );
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .with_context(|| format!("cannot connect to {authority}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .context("HTTP handshake")?;
+    tokio::spawn(conn);
+    let resp = sender
+        .send_request(req)
+        .await
+        .with_context(|| format!("request to {authority} failed"))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .context("reading the answer")?
+        .to_bytes();
+    Ok(Reply { status, body })
+}

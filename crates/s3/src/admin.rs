@@ -1,0 +1,466 @@
+//! The admin HTTP API: users, groups, policies and service accounts, as
+//! JSON under [`ADMIN_PREFIX`] on the S3 port.
+//!
+//! It is an s3s custom route, so every call is signed like an S3 request
+//! (SigV4 with the `s3` service) and s3s has verified the signature before
+//! [`AdminRoute::call`] runs. Bodies must be signed too (their SHA-256 in
+//! `x-amz-content-sha256`). The caller needs root, or an identity policy
+//! that allows the call's `admin:` action (MinIO's names, e.g.
+//! `admin:CreateUser`; the built-in `consoleAdmin` allows all). Any user may
+//! manage its own service accounts, as on MinIO.
+//!
+//! The bucket name `minio` is reserved (as on MinIO), so these paths never
+//! shadow a bucket. The shapes are almacen's own: MinIO's `mc admin`
+//! encrypts its payloads and is not supported.
+
+use std::sync::Arc;
+
+use almacen_iam::{
+    Context, Decision, IamError, IamStore, Identity, Kind, NewServiceAccount, Status, Target,
+};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use hyper::http::Extensions;
+use s3s::route::S3Route;
+use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
+use serde::Deserialize;
+use serde_json::json;
+
+/// Where the admin API lives.
+pub const ADMIN_PREFIX: &str = "/minio/almacen/admin/v1/";
+
+/// Largest request body the admin API reads (policy documents are small).
+const MAX_BODY: usize = 1 << 20;
+
+/// The admin API route (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct AdminRoute {
+    iam: Arc<IamStore>,
+}
+
+impl AdminRoute {
+    /// The admin API over `iam`.
+    #[must_use]
+    pub fn new(iam: Arc<IamStore>) -> Self {
+        Self { iam }
+    }
+}
+
+/// An admin API answer: a status and a JSON body.
+struct Reply(StatusCode, serde_json::Value);
+
+impl Reply {
+    fn ok(v: impl serde::Serialize) -> Self {
+        Self(
+            StatusCode::OK,
+            serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self(status, json!({ "Code": code, "Message": message.into() }))
+    }
+}
+
+/// The one place IAM errors become HTTP answers.
+impl From<IamError> for Reply {
+    fn from(e: IamError) -> Self {
+        let (status, code) = match &e {
+            IamError::NoSuchUser(_) => (StatusCode::NOT_FOUND, "NoSuchUser"),
+            IamError::NoSuchGroup(_) => (StatusCode::NOT_FOUND, "NoSuchGroup"),
+            IamError::NoSuchPolicy(_) => (StatusCode::NOT_FOUND, "NoSuchPolicy"),
+            IamError::NoSuchServiceAccount(_) => (StatusCode::NOT_FOUND, "NoSuchServiceAccount"),
+            IamError::AlreadyExists(_) => (StatusCode::CONFLICT, "AlreadyExists"),
+            IamError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "InvalidArgument"),
+            IamError::MalformedPolicy(_) => (StatusCode::BAD_REQUEST, "MalformedPolicy"),
+            IamError::PolicyInUse(..) => (StatusCode::CONFLICT, "PolicyInUse"),
+            IamError::BuiltIn(_) => (StatusCode::CONFLICT, "BuiltInPolicy"),
+            IamError::GroupNotEmpty(_) => (StatusCode::CONFLICT, "GroupNotEmpty"),
+            IamError::Forbidden(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
+            IamError::Meta(_) | IamError::Corrupt(_) => {
+                tracing::error!(error = %e, "admin API: internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
+            }
+        };
+        Self::error(status, code, e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, Reply>;
+
+fn bad_request(message: impl Into<String>) -> Reply {
+    Reply::error(StatusCode::BAD_REQUEST, "InvalidArgument", message)
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        bad_request(format!(
+            "invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretBody {
+    secret_key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: Status,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembersBody {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttachmentBody {
+    attach: bool,
+    policies: Vec<String>,
+    user: Option<String>,
+    group: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceAccountBody {
+    parent: Option<String>,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+    policy: Option<serde_json::Value>,
+    expires_ms: Option<i64>,
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// One decoded admin call.
+struct Call<'a> {
+    method: &'a Method,
+    segments: Vec<String>,
+    query: Option<&'a str>,
+    body: Bytes,
+    identity: Identity,
+}
+
+impl Call<'_> {
+    /// Requires root or an identity policy allowing `action`.
+    fn require(&self, action: &str) -> Result<()> {
+        let allowed = self.identity.is_root()
+            || self
+                .identity
+                .evaluate(action, "arn:aws:s3:::*", &Context::new())
+                == Decision::Allow;
+        if allowed {
+            Ok(())
+        } else {
+            Err(Reply::error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                format!("Access Denied: {action} is not allowed"),
+            ))
+        }
+    }
+
+    /// Like [`Call::require`], but a user may always act on its own
+    /// service accounts.
+    fn require_for_service_account(&self, action: &str, parent: &str) -> Result<()> {
+        if self.identity.kind == Kind::User && self.identity.user == parent {
+            return Ok(());
+        }
+        self.require(action)
+    }
+
+    fn query(&self, name: &str) -> Option<String> {
+        self.query?.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then(|| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
+    }
+}
+
+impl AdminRoute {
+    async fn dispatch(&self, call: Call<'_>) -> Result<Reply> {
+        let iam = &self.iam;
+        let seg: Vec<&str> = call.segments.iter().map(String::as_str).collect();
+        let m = call.method;
+        match (m, seg.as_slice()) {
+            (&Method::GET, ["users"]) => {
+                call.require("admin:ListUsers")?;
+                Ok(Reply::ok(iam.users()))
+            }
+            (&Method::GET, ["users", name]) => {
+                call.require("admin:GetUser")?;
+                Ok(Reply::ok(iam.user(name)?))
+            }
+            (&Method::PUT, ["users", name]) => {
+                call.require("admin:CreateUser")?;
+                let b: SecretBody = parse_json(&call.body)?;
+                iam.add_user(name, &b.secret_key).await?;
+                Ok(Reply::ok(iam.user(name)?))
+            }
+            (&Method::PUT, ["users", name, "status"]) => {
+                let b: StatusBody = parse_json(&call.body)?;
+                call.require(match b.status {
+                    Status::Enabled => "admin:EnableUser",
+                    Status::Disabled => "admin:DisableUser",
+                })?;
+                iam.set_user_status(name, b.status).await?;
+                Ok(Reply::ok(iam.user(name)?))
+            }
+            (&Method::DELETE, ["users", name]) => {
+                call.require("admin:DeleteUser")?;
+                iam.remove_user(name).await?;
+                Ok(Reply::ok(json!({})))
+            }
+            (&Method::GET, ["groups"]) => {
+                call.require("admin:ListGroups")?;
+                Ok(Reply::ok(iam.groups()))
+            }
+            (&Method::GET, ["groups", name]) => {
+                call.require("admin:GetGroup")?;
+                Ok(Reply::ok(iam.group(name)?))
+            }
+            (&Method::POST, ["groups", name, "members"]) => {
+                let b: MembersBody = parse_json(&call.body)?;
+                if !b.add.is_empty() || b.remove.is_empty() {
+                    call.require("admin:AddUserToGroup")?;
+                    iam.add_group_members(name, &b.add).await?;
+                }
+                if !b.remove.is_empty() {
+                    call.require("admin:RemoveUserFromGroup")?;
+                    iam.remove_group_members(name, &b.remove).await?;
+                }
+                Ok(Reply::ok(iam.group(name)?))
+            }
+            (&Method::PUT, ["groups", name, "status"]) => {
+                let b: StatusBody = parse_json(&call.body)?;
+                call.require(match b.status {
+                    Status::Enabled => "admin:EnableGroup",
+                    Status::Disabled => "admin:DisableGroup",
+                })?;
+                iam.set_group_status(name, b.status).await?;
+                Ok(Reply::ok(iam.group(name)?))
+            }
+            (&Method::DELETE, ["groups", name]) => {
+                call.require("admin:RemoveUserFromGroup")?;
+                iam.remove_group_members(name, &[]).await?;
+                Ok(Reply::ok(json!({})))
+            }
+            (&Method::GET, ["policies"]) => {
+                call.require("admin:GetPolicy")?;
+                Ok(Reply::ok(iam.policies()))
+            }
+            (&Method::GET, ["policies", name]) => {
+                call.require("admin:GetPolicy")?;
+                Ok(Reply::ok(iam.policy(name)?))
+            }
+            (&Method::PUT, ["policies", name]) => {
+                call.require("admin:CreatePolicy")?;
+                let doc = std::str::from_utf8(&call.body)
+                    .map_err(|_| bad_request("the policy must be UTF-8 JSON"))?;
+                iam.put_policy(name, doc).await?;
+                Ok(Reply::ok(iam.policy(name)?))
+            }
+            (&Method::DELETE, ["policies", name]) => {
+                call.require("admin:DeletePolicy")?;
+                iam.remove_policy(name).await?;
+                Ok(Reply::ok(json!({})))
+            }
+            (&Method::POST, ["policy-attachments"]) => {
+                call.require("admin:AttachUserOrGroupPolicy")?;
+                let b: AttachmentBody = parse_json(&call.body)?;
+                let target = match (b.user, b.group) {
+                    (Some(u), None) => Target::User(u),
+                    (None, Some(g)) => Target::Group(g),
+                    _ => return Err(bad_request("name exactly one of user and group")),
+                };
+                iam.set_attachment(&target, &b.policies, b.attach).await?;
+                Ok(Reply::ok(
+                    match target {
+                        Target::User(u) => serde_json::to_value(iam.user(&u)?),
+                        Target::Group(g) => serde_json::to_value(iam.group(&g)?),
+                    }
+                    .unwrap_or_default(),
+                ))
+            }
+            (&Method::GET, ["service-accounts"]) => {
+                let user = call
+                    .query("user")
+                    .unwrap_or_else(|| call.identity.user.clone());
+                call.require_for_service_account("admin:ListServiceAccounts", &user)?;
+                Ok(Reply::ok(iam.service_accounts(Some(&user))))
+            }
+            (&Method::POST, ["service-accounts"]) => {
+                if call.identity.kind == Kind::ServiceAccount {
+                    return Err(IamError::Forbidden(
+                        "a service account cannot create service accounts".into(),
+                    )
+                    .into());
+                }
+                let b: ServiceAccountBody = parse_json(&call.body)?;
+                let parent = b.parent.unwrap_or_else(|| call.identity.user.clone());
+                call.require_for_service_account("admin:CreateServiceAccount", &parent)?;
+                let policy = match b.policy {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(s)) => Some(s),
+                    Some(v) => Some(v.to_string()),
+                };
+                let creds = iam
+                    .create_service_account(
+                        &parent,
+                        NewServiceAccount {
+                            parent: None,
+                            access_key: b.access_key,
+                            secret_key: b.secret_key,
+                            policy,
+                            expires_ms: b.expires_ms,
+                            name: b.name,
+                            description: b.description,
+                        },
+                    )
+                    .await?;
+                Ok(Reply::ok(creds))
+            }
+            (_, ["service-accounts", ak, rest @ ..]) => {
+                let info = iam.service_account(ak)?;
+                match (m, rest) {
+                    (&Method::GET, []) => {
+                        call.require_for_service_account(
+                            "admin:ListServiceAccounts",
+                            &info.parent,
+                        )?;
+                        Ok(Reply::ok(info))
+                    }
+                    (&Method::PUT, ["status"]) => {
+                        call.require_for_service_account(
+                            "admin:UpdateServiceAccount",
+                            &info.parent,
+                        )?;
+                        let b: StatusBody = parse_json(&call.body)?;
+                        iam.set_service_account_status(ak, b.status).await?;
+                        Ok(Reply::ok(iam.service_account(ak)?))
+                    }
+                    (&Method::DELETE, []) => {
+                        call.require_for_service_account(
+                            "admin:RemoveServiceAccount",
+                            &info.parent,
+                        )?;
+                        iam.remove_service_account(ak).await?;
+                        Ok(Reply::ok(json!({})))
+                    }
+                    _ => Err(not_found()),
+                }
+            }
+            _ => Err(not_found()),
+        }
+    }
+}
+
+fn not_found() -> Reply {
+    Reply::error(StatusCode::NOT_FOUND, "NotFound", "no such admin API call")
+}
+
+/// Checks that the body is what the client signed: its SHA-256 must be
+/// the `x-amz-content-sha256` header (unsigned bodies are refused).
+fn verify_body(headers: &HeaderMap, body: &[u8]) -> Result<()> {
+    use sha2::Digest as _;
+    let claimed = headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("UNSIGNED-PAYLOAD");
+    let actual = hex::encode(sha2::Sha256::digest(body));
+    if body.is_empty() || claimed.eq_ignore_ascii_case(&actual) {
+        Ok(())
+    } else {
+        Err(bad_request(
+            "the body must be signed: x-amz-content-sha256 must be its SHA-256",
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Route for AdminRoute {
+    fn is_match(
+        &self,
+        _method: &Method,
+        uri: &Uri,
+        _headers: &HeaderMap,
+        _extensions: &mut Extensions,
+    ) -> bool {
+        uri.path().starts_with(ADMIN_PREFIX)
+    }
+
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        if req.credentials.is_some() {
+            Ok(())
+        } else {
+            Err(s3_error!(
+                AccessDenied,
+                "The admin API needs signed requests"
+            ))
+        }
+    }
+
+    async fn call(&self, mut req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let Some(creds) = &req.credentials else {
+            return Err(s3_error!(
+                AccessDenied,
+                "The admin API needs signed requests"
+            ));
+        };
+        let identity = self.iam.identity(&creds.access_key).map_err(|e| {
+            s3s::S3Error::with_message(s3s::S3ErrorCode::InvalidAccessKeyId, e.to_string())
+        })?;
+        let body =
+            req.input.store_all_limited(MAX_BODY).await.map_err(|_| {
+                s3_error!(EntityTooLarge, "admin request bodies are limited to 1 MiB")
+            })?;
+        let path = &req.uri.path()[ADMIN_PREFIX.len()..];
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let reply = match verify_body(&req.headers, &body) {
+            Err(r) => r,
+            Ok(()) => {
+                let call = Call {
+                    method: &req.method,
+                    segments,
+                    query: req.uri.query(),
+                    body,
+                    identity,
+                };
+                match self.dispatch(call).await {
+                    Ok(r) | Err(r) => r,
+                }
+            }
+        };
+        let mut resp = S3Response::new(Body::from(reply.1.to_string()));
+        resp.status = Some(reply.0);
+        resp.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Ok(resp)
+    }
+}
