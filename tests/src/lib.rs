@@ -134,6 +134,76 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Runs `almacen admin --json ARGS` against this server as root, where
+    /// the alias `srv` names it; panics unless it succeeds, and returns its
+    /// JSON answer.
+    pub fn admin(&self, args: &[&str]) -> serde_json::Value {
+        let host = self.endpoint.trim_start_matches("http://");
+        let out = Command::new(binary())
+            .arg("admin")
+            .arg("--json")
+            .args(args)
+            .env(
+                "ALMACEN_HOST_srv",
+                format!("http://{ACCESS_KEY}:{SECRET_KEY}@{host}"),
+            )
+            .env("ALMACEN_CONFIG_DIR", &self.data_dir)
+            .output()
+            .expect("run almacen admin");
+        assert!(
+            out.status.success(),
+            "almacen admin {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Sends one plain HTTP/1.1 request (as a browser or phone would send a
+/// presigned URL) and returns the status and body.
+pub async fn http_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
+    use http_body_util::BodyExt as _;
+    let uri: hyper::Uri = url.parse().expect("url");
+    let authority = uri.authority().expect("authority").to_string();
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .header("host", &authority);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(60), sender.send_request(req))
+        .await
+        .expect("answer within 60 s")
+        .expect("response");
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    (status, body)
+}
+
 /// An S3 client for any endpoint and key pair.
 #[must_use]
 pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {

@@ -2,6 +2,7 @@
 //! binary, grouped by feature. The SDK runs with its default checksum
 //! behaviour, so every upload here is an aws-chunked body with a CRC32 trailer.
 
+mod access;
 mod buckets;
 mod multipart;
 mod objects;
