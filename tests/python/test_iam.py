@@ -454,3 +454,45 @@ def test_master_key_seals_secrets(server_factory):
     srv.secret_key = "rotated-root-secret"
     srv.start()
     srv.client(access_key=name, secret_key=secret).list_buckets()
+
+
+def test_browser_post_of_a_user_follows_its_policy(server, s3, bucket, tmp_path):
+    """A POST policy signed with a tenant user's keys uploads only inside its prefix."""
+    import requests
+
+    doc = json.dumps(TENANT_POLICY).replace("{bucket}", bucket)
+    pname = "tpost-" + uuid.uuid4().hex[:6]
+    ok(server.admin("policy", "create", "srv", pname, write_policy(tmp_path, doc)))
+    name, secret = new_user(server, [pname])
+    c = server.client(access_key=name, secret_key=secret)
+    for key, want in (("products/tenant_1/${filename}", 204), ("products/tenant_2/${filename}", 403)):
+        post = c.generate_presigned_post(bucket, key, ExpiresIn=300)
+        r = requests.post(post["url"], data=post["fields"], files={"file": ("photo.jpg", b"jpeg-bytes")}, timeout=30)
+        assert r.status_code == want, (key, r.status_code, r.text)
+    assert s3.get_object(Bucket=bucket, Key="products/tenant_1/photo.jpg")["Body"].read() == b"jpeg-bytes"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="products/tenant_2/photo.jpg")
+
+
+def test_policy_variables_give_each_user_a_home(server, s3, bucket, tmp_path):
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+             "Resource": f"arn:aws:s3:::{bucket}/home/${{aws:username}}/*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
+             "Condition": {"StringLike": {"s3:prefix": "home/${aws:username}/*"}}},
+        ],
+    }
+    pname = "home-" + uuid.uuid4().hex[:6]
+    ok(server.admin("policy", "create", "srv", pname, write_policy(tmp_path, doc)))
+    group = "homes-" + uuid.uuid4().hex[:6]
+    a, a_secret = new_user(server)
+    b, _ = new_user(server)
+    ok(server.admin("group", "add", "srv", group, a, b))
+    ok(server.admin("policy", "attach", "srv", pname, "--group", group))
+    ca = server.client(access_key=a, secret_key=a_secret)
+    ca.put_object(Bucket=bucket, Key=f"home/{a}/notes.txt", Body=b"mine")
+    assert [o["Key"] for o in ca.list_objects_v2(Bucket=bucket, Prefix=f"home/{a}/")["Contents"]] == [f"home/{a}/notes.txt"]
+    denied(ca.put_object, Bucket=bucket, Key=f"home/{b}/notes.txt", Body=b"x")
+    denied(ca.list_objects_v2, Bucket=bucket, Prefix=f"home/{b}/")

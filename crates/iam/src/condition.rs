@@ -163,6 +163,19 @@ impl Condition {
 
     /// Whether this condition holds for `ctx`.
     pub(crate) fn holds(&self, ctx: &Context) -> bool {
+        if self.values.iter().any(|v| v.contains("${")) {
+            // Policy variables: compare against the request's values.
+            let mut resolved = self.clone();
+            resolved.values = self
+                .values
+                .iter()
+                .filter_map(|v| crate::policy::substitute(v, ctx).map(std::borrow::Cow::into_owned))
+                .collect();
+            if resolved.values.iter().any(|v| v.contains("${")) {
+                return false;
+            }
+            return resolved.holds(ctx);
+        }
         let present = ctx.get(&self.key).filter(|v| !v.is_empty());
         if self.op == Op::Null {
             let want_null = self.values.iter().any(|v| v.eq_ignore_ascii_case("true"));

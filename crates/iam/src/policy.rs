@@ -483,6 +483,32 @@ impl Policy {
     }
 }
 
+/// `text` with its policy variables (`${aws:username}`, `${aws:SourceIp}`,
+/// any condition key) replaced by the request's values, as AWS does in
+/// Resource and condition values; `None` when a variable has no value (the
+/// pattern then matches nothing). `${*}`, `${?}` and `${$}` are those characters.
+pub(crate) fn substitute<'a>(text: &'a str, ctx: &Context) -> Option<std::borrow::Cow<'a, str>> {
+    if !text.contains("${") {
+        return Some(std::borrow::Cow::Borrowed(text));
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after.find('}')?;
+        let name = &after[..end];
+        let value = match name {
+            "*" | "?" | "$" => name,
+            _ => ctx.get(name)?.first()?.as_str(),
+        };
+        out.push_str(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(std::borrow::Cow::Owned(out))
+}
+
 impl Statement {
     fn applies(&self, req: &Request<'_>) -> bool {
         if let Some(p) = &self.principal
@@ -497,10 +523,9 @@ impl Statement {
         if action_hit == self.not_action {
             return false;
         }
-        let resource_hit = self
-            .resources
-            .iter()
-            .any(|r| glob::matches(r, req.resource, false));
+        let resource_hit = self.resources.iter().any(|r| {
+            substitute(r, req.context).is_some_and(|r| glob::matches(&r, req.resource, false))
+        });
         if resource_hit == self.not_resource {
             return false;
         }
@@ -612,6 +637,49 @@ mod tests {
         ctx.set("s3:prefix", "products/tenant_2/");
         assert_eq!(
             ask(&p, "s3:ListBucket", "arn:aws:s3:::uploads", "u1", &ctx),
+            Decision::NotApplicable
+        );
+    }
+
+    #[test]
+    fn policy_variables_in_resources_and_conditions() {
+        let p = Policy::parse(
+            r#"{"Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::home/${aws:username}/*"},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::home",
+                 "Condition": {"StringLike": {"s3:prefix": "${aws:username}/*"}}}]}"#,
+        )
+        .unwrap();
+        let mut ctx = Context::new();
+        ctx.set("aws:username", "alice");
+        assert_eq!(
+            ask(
+                &p,
+                "s3:GetObject",
+                "arn:aws:s3:::home/alice/a",
+                "alice",
+                &ctx
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            ask(&p, "s3:GetObject", "arn:aws:s3:::home/bob/a", "alice", &ctx),
+            Decision::NotApplicable
+        );
+        ctx.set("s3:prefix", "alice/photos/");
+        assert_eq!(
+            ask(&p, "s3:ListBucket", "arn:aws:s3:::home", "alice", &ctx),
+            Decision::Allow
+        );
+        ctx.set("s3:prefix", "bob/");
+        assert_eq!(
+            ask(&p, "s3:ListBucket", "arn:aws:s3:::home", "alice", &ctx),
+            Decision::NotApplicable
+        );
+        // No value for the variable: nothing matches.
+        let anon = Context::new();
+        assert_eq!(
+            ask(&p, "s3:GetObject", "arn:aws:s3:::home/alice/a", "*", &anon),
             Decision::NotApplicable
         );
     }

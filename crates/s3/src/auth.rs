@@ -17,7 +17,8 @@
 //! The decision needs the operation's IAM action and resource, from
 //! [`crate::actions`]. Operations that name several resources are checked
 //! further inside: DeleteObjects key by key, ListBuckets bucket by bucket;
-//! CopyObject and UploadPartCopy also need read access to the source.
+//! CopyObject and UploadPartCopy also need read access to the source; a
+//! POST upload is checked once s3s has read its key from the form.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,8 +27,9 @@ use almacen_engine::{CannedAcl, Engine, EngineError};
 use almacen_iam::{Context, Decision, IamStore, Identity, Policy, Request, combine};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::PostObjectInput;
 use s3s::path::S3Path;
-use s3s::{S3Error, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Result, s3_error};
 
 use crate::actions;
 
@@ -284,10 +286,12 @@ impl S3Access for Access {
                 S3Error::with_message(s3s::S3ErrorCode::InvalidAccessKeyId, e.to_string())
             })?),
         };
-        let caller = Caller {
-            identity,
-            context: context(cx),
-        };
+        let mut context = context(cx);
+        if let Some(id) = &identity {
+            // For `${aws:username}` in policies; an access key acts as its user.
+            context.set("aws:username", id.user.clone());
+        }
+        let caller = Caller { identity, context };
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
         let action = actions::action(op);
@@ -296,6 +300,8 @@ impl S3Access for Access {
             S3Path::Root if caller.identity.is_some() && op == "ListBuckets" => Ok(()),
             S3Path::Root if caller.identity.as_ref().is_some_and(Identity::is_root) => Ok(()),
             S3Path::Root => Err(denied()),
+            // POST uploads name their key in the form: checked in `post_object` below.
+            S3Path::Bucket { .. } if op == "PostObject" => Ok(()),
             S3Path::Bucket { bucket } => {
                 let bucket = bucket.to_string();
                 // Signed DeleteObjects is checked key by key by the operation;
@@ -322,5 +328,17 @@ impl S3Access for Access {
         }
         cx.extensions_mut().insert(caller);
         Ok(())
+    }
+
+    async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
+        let caller = req.extensions.get::<Caller>().cloned().ok_or_else(denied)?;
+        self.authz
+            .check(
+                &caller,
+                "s3:PutObject",
+                &req.input.bucket,
+                Some(&req.input.key),
+            )
+            .await
     }
 }
