@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub server_url: Option<String>,
     /// Key material that seals stored IAM secrets instead of the root secret.
     pub master_key: Option<String>,
+    /// Origins allowed by CORS on buckets without rules of their own.
+    pub cors_allow_origin: Vec<String>,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -128,6 +130,18 @@ impl ServerConfig {
             domains,
             server_url: env_any(&["ALMACEN_SERVER_URL", "MINIO_SERVER_URL"]),
             master_key: env_any(&["ALMACEN_MASTER_KEY", "MINIO_KMS_SECRET_KEY"]),
+            // MinIO's default is every origin; `none` (or an empty list) turns the default off.
+            cors_allow_origin: std::env::var("ALMACEN_API_CORS_ALLOW_ORIGIN")
+                .or_else(|_| std::env::var("MINIO_API_CORS_ALLOW_ORIGIN"))
+                .map_or_else(
+                    |_| vec!["*".to_owned()],
+                    |v| {
+                        v.split(',')
+                            .map(|s| s.trim().to_owned())
+                            .filter(|s| !s.is_empty() && s != "none")
+                            .collect()
+                    },
+                ),
         })
     }
 }

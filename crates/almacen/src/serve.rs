@@ -57,7 +57,8 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         },
     )
     .map_err(anyhow::Error::msg)?;
-    let front = Front::new(s3, engine.clone());
+    let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
+    let front = Front::new(s3, engine.clone(), cors);
 
     let listener = TcpListener::bind(cfg.address)
         .await

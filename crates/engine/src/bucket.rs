@@ -78,6 +78,31 @@ pub struct BucketConfig {
     /// The bucket's canned ACL (none means private).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<crate::CannedAcl>,
+    /// CORS rules, in the order the client gave them (the first match wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<CorsRule>>,
+}
+
+/// One CORS rule, as S3's CORSRule: which origins may use which methods
+/// with which request headers, and what the browser may read back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CorsRule {
+    /// Optional rule id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Origins, each with at most one `*`.
+    pub allowed_origins: Vec<String>,
+    /// GET, PUT, HEAD, POST, DELETE.
+    pub allowed_methods: Vec<String>,
+    /// Request headers a preflight may ask for, each with at most one `*`.
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    /// Response headers the browser may expose to the page.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// How long a browser may cache the preflight answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<i32>,
 }
 
 impl BucketConfig {
@@ -128,14 +153,26 @@ impl Engine {
         self.update_bucket_config(name, |c| c.acl = Some(acl)).await
     }
 
-    /// Read-modify-write of the bucket configuration. Two concurrent updates
-    /// of different fields can lose one; a merge inside the commit comes
-    /// when configuration grows (versioning, lifecycle, CORS).
+    /// Sets or removes the bucket's CORS rules (validated by the caller).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn set_bucket_cors(
+        &self,
+        name: &str,
+        rules: Option<Vec<CorsRule>>,
+    ) -> Result<(), EngineError> {
+        self.update_bucket_config(name, |c| c.cors = rules).await
+    }
+
+    /// Read-modify-write of the bucket configuration, one at a time so that
+    /// two updates of different fields (policy and CORS) cannot lose one.
     async fn update_bucket_config(
         &self,
         name: &str,
         f: impl FnOnce(&mut BucketConfig),
     ) -> Result<(), EngineError> {
+        let _one_at_a_time = self.config_lock.lock().await;
         let mut config = self.bucket_config(name).await?;
         f(&mut config);
         let attrs =

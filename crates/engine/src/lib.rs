@@ -31,7 +31,7 @@ pub use almacen_meta::{
 };
 use almacen_meta::{MetaError, SqliteStore, WriteOp};
 pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, UploadAttrs};
-pub use bucket::BucketConfig;
+pub use bucket::{BucketConfig, CorsRule};
 pub use error::EngineError;
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
@@ -52,6 +52,8 @@ pub struct Engine {
     meta: Arc<dyn MetaStore>,
     blobs: BlobStore,
     region: String,
+    /// Orders read-modify-write updates of bucket configuration (one node).
+    config_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -84,6 +86,7 @@ impl Engine {
             meta,
             blobs,
             region: region.to_owned(),
+            config_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

@@ -36,16 +36,19 @@ fn request_id() -> String {
 pub struct Front {
     s3: S3Service,
     engine: Engine,
+    cors: crate::cors::Cors,
     peer: Option<std::net::SocketAddr>,
 }
 
 impl Front {
-    /// Wraps the s3s service; `engine` answers the readiness probe.
+    /// Wraps the s3s service; `engine` answers the readiness probe and
+    /// holds the buckets' CORS rules.
     #[must_use]
-    pub fn new(s3: S3Service, engine: Engine) -> Self {
+    pub fn new(s3: S3Service, engine: Engine, cors: crate::cors::Cors) -> Self {
         Self {
             s3,
             engine,
+            cors,
             peer: None,
         }
     }
@@ -90,15 +93,39 @@ impl Front {
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() == b"0");
-        let mut resp = match self.health(&req).await {
-            Some(r) => r,
-            None => match presigned_expiry_error(&req) {
-                Some(e) => e
-                    .to_http_response()
-                    .map_err(|e| HttpError::new(Box::new(e)))?,
-                None => self.s3.call(req).await?,
-            },
+        // Browsers: preflights are answered here; actual requests get the
+        // Access-Control-* headers of the rule that allows them.
+        let cors_origin = req
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .map(|o| {
+                (
+                    o.to_owned(),
+                    req.method().clone(),
+                    self.cors.bucket_of(&req),
+                )
+            });
+        let mut resp = if req.method() == Method::OPTIONS {
+            self.cors.preflight(&self.engine, &req).await
+        } else {
+            match self.health(&req).await {
+                Some(r) => r,
+                None => match presigned_expiry_error(&req) {
+                    Some(e) => e
+                        .to_http_response()
+                        .map_err(|e| HttpError::new(Box::new(e)))?,
+                    None => self.s3.call(req).await?,
+                },
+            }
         };
+        if let Some((origin, method, bucket)) = cors_origin
+            && method != Method::OPTIONS
+        {
+            self.cors
+                .decorate(&self.engine, bucket.as_deref(), &origin, &method, &mut resp)
+                .await;
+        }
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&rid) {
             h.insert("x-amz-request-id", v.clone());

@@ -34,19 +34,34 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
+impl Domains {
+    /// The bucket `host` names (`bucket.DOMAIN[:port]`), with the domain it
+    /// matched; `None` for path-style hosts.
+    fn split<'a>(&'a self, host: &'a str) -> Option<(&'a str, &'a str)> {
+        let name = strip_port(host);
+        self.0.iter().find_map(|d| {
+            (name.len() > d.len() + 1
+                && name[name.len() - d.len()..].eq_ignore_ascii_case(d)
+                && name.as_bytes()[name.len() - d.len() - 1] == b'.')
+                .then(|| (&name[..name.len() - d.len() - 1], d.as_str()))
+        })
+    }
+
+    /// The bucket a virtual-host-style `host` names, if it is one.
+    #[must_use]
+    pub fn bucket_of_host<'a>(&'a self, host: &'a str) -> Option<&'a str> {
+        self.split(host).map(|(bucket, _)| bucket)
+    }
+}
+
 impl S3Host for Domains {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
-        let name = strip_port(host);
-        for d in &self.0 {
-            if name.len() > d.len() + 1
-                && name[name.len() - d.len()..].eq_ignore_ascii_case(d)
-                && name.as_bytes()[name.len() - d.len() - 1] == b'.'
-            {
-                let bucket = name[..name.len() - d.len() - 1].to_ascii_lowercase();
-                return Ok(VirtualHost::new(d.as_str()).with_bucket(bucket));
+        match self.split(host) {
+            Some((bucket, domain)) => {
+                Ok(VirtualHost::new(domain).with_bucket(bucket.to_ascii_lowercase()))
             }
+            None => Ok(VirtualHost::new(strip_port(host))),
         }
-        Ok(VirtualHost::new(name))
     }
 }
 
