@@ -149,7 +149,13 @@ pub struct ObjectAttrs {
     /// The object's canned ACL (none means private).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<CannedAcl>,
+    /// The object's tags (key, value), in the order they were given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Tags,
 }
+
+/// Object or bucket tags: (key, value) pairs with distinct keys.
+pub type Tags = Vec<(String, String)>;
 
 impl ObjectAttrs {
     /// Encodes for the metadata row.
@@ -188,6 +194,9 @@ pub struct UploadAttrs {
     /// The canned ACL for the final object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<CannedAcl>,
+    /// The tags for the final object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Tags,
 }
 
 impl UploadAttrs {

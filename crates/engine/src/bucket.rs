@@ -81,6 +81,9 @@ pub struct BucketConfig {
     /// CORS rules, in the order the client gave them (the first match wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Vec<CorsRule>>,
+    /// The bucket's tags; `None` when no tag set was ever put (NoSuchTagSet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<crate::Tags>,
 }
 
 /// One CORS rule, as S3's CORSRule: which origins may use which methods
@@ -163,6 +166,18 @@ impl Engine {
         rules: Option<Vec<CorsRule>>,
     ) -> Result<(), EngineError> {
         self.update_bucket_config(name, |c| c.cors = rules).await
+    }
+
+    /// Sets or removes the bucket's tags (validated by the caller).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn set_bucket_tags(
+        &self,
+        name: &str,
+        tags: Option<crate::Tags>,
+    ) -> Result<(), EngineError> {
+        self.update_bucket_config(name, |c| c.tags = tags).await
     }
 
     /// Read-modify-write of the bucket configuration, one at a time so that

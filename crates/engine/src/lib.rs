@@ -30,7 +30,7 @@ pub use almacen_meta::{
     ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery,
 };
 use almacen_meta::{MetaError, SqliteStore, WriteOp};
-pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, UploadAttrs};
+pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, UploadAttrs};
 pub use bucket::{BucketConfig, CorsRule};
 pub use error::EngineError;
 pub use multipart::{CompletePart, PartInfo, UploadInfo};

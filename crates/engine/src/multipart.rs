@@ -343,6 +343,7 @@ impl Engine {
             part_checksums,
             upload_id: Some(upload.upload_id.clone()),
             acl: upload.attrs.acl,
+            tags: upload.attrs.tags.clone(),
         };
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),

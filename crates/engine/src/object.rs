@@ -232,6 +232,30 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let mut attrs = info.attrs.clone();
         attrs.acl = Some(acl);
+        self.set_object_attrs(info, attrs).await
+    }
+
+    /// Replaces the object's tags (validated by the caller); fails if the
+    /// object changed since `info` was read.
+    ///
+    /// # Errors
+    /// `NoSuchKey` or a failed precondition if it was replaced meanwhile.
+    pub async fn set_object_tags(
+        &self,
+        info: &ObjectInfo,
+        tags: crate::Tags,
+    ) -> Result<(), EngineError> {
+        let mut attrs = info.attrs.clone();
+        attrs.tags = tags;
+        self.set_object_attrs(info, attrs).await
+    }
+
+    /// Rewrites the attributes of the object version `info` read.
+    async fn set_object_attrs(
+        &self,
+        info: &ObjectInfo,
+        attrs: crate::ObjectAttrs,
+    ) -> Result<(), EngineError> {
         self.commit(vec![WriteOp::SetObjectAttrs {
             bucket: info.bucket.clone(),
             key: info.key.clone(),

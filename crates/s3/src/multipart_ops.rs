@@ -134,6 +134,7 @@ impl Almacen {
             checksum_algorithm: alg,
             checksum_type: ctype,
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
+            tags: crate::tagging_ops::from_header(input.tagging.as_deref())?,
         };
         let upload_id = self
             .engine

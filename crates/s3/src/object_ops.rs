@@ -237,6 +237,7 @@ impl Almacen {
             headers,
             checksum_algorithm: expected.primary,
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
+            tags: crate::tagging_ops::from_header(input.tagging.as_deref())?,
             ..Default::default()
         };
         let info = self
@@ -295,6 +296,8 @@ impl Almacen {
             cache_control: h.cache_control.clone(),
             expires: h.expires.as_deref().and_then(parse_http_date),
             metadata: metadata_out(h),
+            tag_count: (!info.attrs.tags.is_empty())
+                .then(|| i32::try_from(info.attrs.tags.len()).unwrap_or(i32::MAX)),
             ..Default::default()
         };
         if input
@@ -599,11 +602,27 @@ impl Almacen {
         if let Some(a) = algorithm {
             extra.insert(a);
         }
+        // Tags are copied unless the directive says REPLACE (then the header's).
+        let tags = match input
+            .tagging_directive
+            .as_ref()
+            .map(TaggingDirective::as_str)
+        {
+            None | Some("COPY") => src.attrs.tags.clone(),
+            Some("REPLACE") => crate::tagging_ops::from_header(input.tagging.as_deref())?,
+            Some(other) => {
+                return Err(s3_err(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Unknown tagging directive {other}"),
+                ));
+            }
+        };
         // A copy does not copy the source's ACL: it gets the one requested.
         let attrs = ObjectAttrs {
             headers,
             checksum_algorithm: algorithm,
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
+            tags,
             ..Default::default()
         };
         let info = self
