@@ -496,3 +496,36 @@ def test_policy_variables_give_each_user_a_home(server, s3, bucket, tmp_path):
     assert [o["Key"] for o in ca.list_objects_v2(Bucket=bucket, Prefix=f"home/{a}/")["Contents"]] == [f"home/{a}/notes.txt"]
     denied(ca.put_object, Bucket=bucket, Key=f"home/{b}/notes.txt", Body=b"x")
     denied(ca.list_objects_v2, Bucket=bucket, Prefix=f"home/{b}/")
+
+
+def test_request_and_object_tag_condition_keys(server, s3, bucket):
+    """Bucket-policy conditions on request headers (s3:x-amz-acl), on the
+    tags a request sets (s3:RequestObjectTag/...) and on the tags an object
+    has (s3:ExistingObjectTag/...)."""
+    user, secret = new_user(server)
+    arn = f"arn:aws:s3:::{bucket}/*"
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": [user]}, "Action": ["s3:PutObject", "s3:GetObject"], "Resource": arn},
+                    {"Effect": "Deny", "Principal": {"AWS": [user]}, "Action": "s3:PutObject", "Resource": arn,
+                     "Condition": {"StringLike": {"s3:x-amz-acl": "public*"}}},
+                    {"Effect": "Deny", "Principal": {"AWS": [user]}, "Action": "s3:PutObject", "Resource": arn,
+                     "Condition": {"StringEquals": {"s3:RequestObjectTag/security": "public"}}},
+                    {"Effect": "Deny", "Principal": {"AWS": [user]}, "Action": "s3:GetObject", "Resource": arn,
+                     "Condition": {"StringEquals": {"s3:ExistingObjectTag/security": "secret"}}},
+                ],
+            }
+        ),
+    )
+    c = server.client(access_key=user, secret_key=secret)
+    c.put_object(Bucket=bucket, Key="private.txt", Body=b"p")
+    denied(c.put_object, Bucket=bucket, Key="public.txt", Body=b"p", ACL="public-read")
+    denied(c.put_object, Bucket=bucket, Key="tagged.txt", Body=b"p", Tagging="security=public")
+    c.put_object(Bucket=bucket, Key="tagged.txt", Body=b"p", Tagging="security=internal")
+    s3.put_object(Bucket=bucket, Key="secret.txt", Body=b"s", Tagging="security=secret")
+    assert c.get_object(Bucket=bucket, Key="tagged.txt")["Body"].read() == b"p"
+    denied(c.get_object, Bucket=bucket, Key="secret.txt")

@@ -32,6 +32,13 @@ impl Context {
         self
     }
 
+    /// Sets a key to several values (tag keys, ...), for `ForAnyValue:` and
+    /// `ForAllValues:`.
+    pub fn set_all(&mut self, key: &str, values: Vec<String>) -> &mut Self {
+        self.values.insert(key.to_ascii_lowercase(), values);
+        self
+    }
+
     /// The values of a key, if present.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&[String]> {

@@ -471,6 +471,19 @@ impl Policy {
         }
     }
 
+    /// Whether some condition names a key starting with `prefix` (case
+    /// ignored), so that callers fetch costly keys (existing object tags)
+    /// only for policies that use them.
+    #[must_use]
+    pub fn uses_condition_key(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.statements.iter().any(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.key.to_ascii_lowercase().starts_with(&prefix))
+        })
+    }
+
     /// Whether some statement allows anonymous callers anything (for
     /// GetBucketPolicyStatus).
     #[must_use]

@@ -204,6 +204,15 @@ impl Identity {
         self.kind == Kind::Root
     }
 
+    /// Whether any of its policies has a condition on a key starting with `prefix`.
+    #[must_use]
+    pub fn uses_condition_key(&self, prefix: &str) -> bool {
+        self.policies
+            .iter()
+            .chain(self.session.iter())
+            .any(|p| p.uses_condition_key(prefix))
+    }
+
     /// What the identity's own policies say of `action` on `resource`:
     /// the user's and its enabled groups' policies (an explicit Deny wins);
     /// for a service account, the parent's rights, further narrowed by its

@@ -144,17 +144,34 @@ impl Authz {
             }
         };
         let principal = identity.map_or("*", |id| id.user.as_str());
+        // s3:ExistingObjectTag/<key> costs a metadata read: only for policies that test it.
+        const EXISTING_TAG: &str = "s3:ExistingObjectTag/";
+        let mut with_tags;
+        let mut context = &caller.context;
+        if let Some(key) = key
+            && (policy
+                .as_ref()
+                .is_some_and(|p| p.uses_condition_key(EXISTING_TAG))
+                || identity.is_some_and(|id| id.uses_condition_key(EXISTING_TAG)))
+            && let Ok(info) = self.engine.object(bucket, key).await
+        {
+            with_tags = caller.context.clone();
+            for (k, v) in &info.attrs.tags {
+                with_tags.set(&format!("{EXISTING_TAG}{k}"), v.clone());
+            }
+            context = &with_tags;
+        }
         let decide = |action: &str, resource: &str| {
             let from_bucket = policy.as_ref().map_or(Decision::NotApplicable, |p| {
                 p.evaluate(&Request {
                     action,
                     resource,
                     principal,
-                    context: &caller.context,
+                    context,
                 })
             });
             let from_identity = identity.map_or(Decision::NotApplicable, |id| {
-                id.evaluate(action, resource, &caller.context)
+                id.evaluate(action, resource, context)
             });
             combine([from_bucket, from_identity])
         };
@@ -251,6 +268,43 @@ fn context(cx: &mut S3AccessContext<'_>) -> Context {
         if let Some(v) = cx.headers().get(header).and_then(|v| v.to_str().ok()) {
             ctx.set(key, v);
         }
+    }
+    // Request headers that policies may test as `s3:<header>`.
+    for header in [
+        "x-amz-acl",
+        "x-amz-copy-source",
+        "x-amz-metadata-directive",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-storage-class",
+        "x-amz-grant-read",
+        "x-amz-grant-write",
+        "x-amz-grant-read-acp",
+        "x-amz-grant-write-acp",
+        "x-amz-grant-full-control",
+        "x-amz-content-sha256",
+        "x-amz-object-lock-mode",
+        "x-amz-object-lock-retain-until-date",
+        "x-amz-object-lock-legal-hold",
+    ] {
+        if let Some(v) = cx.headers().get(header).and_then(|v| v.to_str().ok()) {
+            ctx.set(&format!("s3:{header}"), v);
+        }
+    }
+    // Tags the request sets: s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys.
+    if let Some(tagging) = cx
+        .headers()
+        .get("x-amz-tagging")
+        .and_then(|v| v.to_str().ok())
+        && let Ok(tags) = crate::tagging_ops::from_header(Some(tagging))
+    {
+        for (k, v) in &tags {
+            ctx.set(&format!("s3:RequestObjectTag/{k}"), v.clone());
+        }
+        ctx.set_all(
+            "s3:RequestObjectTagKeys",
+            tags.into_iter().map(|(k, _)| k).collect(),
+        );
     }
     if let Some(q) = cx.uri().query() {
         for (param, key) in [
