@@ -57,6 +57,8 @@ pub struct ServerConfig {
     pub master_key: Option<String>,
     /// Origins allowed by CORS on buckets without rules of their own.
     pub cors_allow_origin: Vec<String>,
+    /// A shortened lifecycle day, for tests and demos.
+    pub lifecycle_day_seconds: Option<u64>,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -119,7 +121,14 @@ impl ServerConfig {
                     .collect()
             })
             .unwrap_or_default();
+        let lifecycle_day_seconds = match env_any(&["ALMACEN_LIFECYCLE_DAY_SECONDS"]) {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| {
+                format!("ALMACEN_LIFECYCLE_DAY_SECONDS={v:?} is not a positive number of seconds")
+            })?),
+        };
         Ok(Self {
+            lifecycle_day_seconds,
             data_dir: args.data_dir,
             address,
             console_address: args.console_address,

@@ -31,8 +31,15 @@ pub fn run(cfg: ServerConfig) -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
-    let engine = Engine::open(&cfg.data_dir, &cfg.region)
+    let mut engine = Engine::open(&cfg.data_dir, &cfg.region)
         .map_err(|e| anyhow::anyhow!("data folder {}: {e}", cfg.data_dir.display()))?;
+    if let Some(secs) = cfg.lifecycle_day_seconds {
+        tracing::warn!(
+            seconds = secs,
+            "a lifecycle day lasts {secs} s (ALMACEN_LIFECYCLE_DAY_SECONDS): for tests and demos only"
+        );
+        engine.set_lifecycle_day_ms(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+    }
     engine.ready().await.map_err(|e| {
         anyhow::anyhow!(
             "data folder {} is not writable: {e}",
@@ -101,6 +108,27 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
             tick.tick().await;
             if let Err(e) = gc_engine.collect_garbage(GC_GRACE_MS).await {
                 tracing::warn!(error = %e, "garbage collection failed");
+            }
+        }
+    });
+
+    // Lifecycle: a pass over the buckets with rules, several times a "day"
+    // (every hour, or an eighth of a shortened day).
+    let lc_engine = engine.clone();
+    tokio::spawn(async move {
+        let every = Duration::from_millis(
+            u64::try_from((lc_engine.lifecycle_day_ms() / 8).clamp(500, 3_600_000))
+                .unwrap_or(3_600_000),
+        );
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match lc_engine.apply_lifecycle().await {
+                Ok(s) if s.expired + s.aborted > 0 => {
+                    tracing::info!(expired = s.expired, aborted = s.aborted, "lifecycle pass");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "lifecycle pass failed"),
             }
         }
     });

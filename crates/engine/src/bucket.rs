@@ -84,6 +84,9 @@ pub struct BucketConfig {
     /// The bucket's tags; `None` when no tag set was ever put (NoSuchTagSet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<crate::Tags>,
+    /// Lifecycle rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<crate::LifecycleRule>>,
 }
 
 /// One CORS rule, as S3's CORSRule: which origins may use which methods
@@ -182,7 +185,7 @@ impl Engine {
 
     /// Read-modify-write of the bucket configuration, one at a time so that
     /// two updates of different fields (policy and CORS) cannot lose one.
-    async fn update_bucket_config(
+    pub(crate) async fn update_bucket_config(
         &self,
         name: &str,
         f: impl FnOnce(&mut BucketConfig),

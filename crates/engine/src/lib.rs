@@ -16,6 +16,7 @@
 mod attrs;
 mod bucket;
 mod error;
+mod lifecycle;
 mod multipart;
 mod names;
 mod object;
@@ -33,6 +34,9 @@ use almacen_meta::{MetaError, SqliteStore, WriteOp};
 pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, UploadAttrs};
 pub use bucket::{BucketConfig, CorsRule};
 pub use error::EngineError;
+pub use lifecycle::{
+    FilterShape, LifecycleFilter, LifecycleRule, LifecycleStats, Transition as LifecycleTransition,
+};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
 pub use object::{BucketInfo, ObjectInfo, PutCondition};
@@ -54,6 +58,8 @@ pub struct Engine {
     region: String,
     /// Orders read-modify-write updates of bucket configuration (one node).
     config_lock: Arc<tokio::sync::Mutex<()>>,
+    /// How long a lifecycle "day" is (shortened for tests and demos).
+    lifecycle_day_ms: i64,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -87,6 +93,7 @@ impl Engine {
             blobs,
             region: region.to_owned(),
             config_lock: Arc::new(tokio::sync::Mutex::new(())),
+            lifecycle_day_ms: lifecycle::DAY_MS,
         }
     }
 

@@ -502,6 +502,24 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
                 tx.execute("DELETE FROM garbage WHERE blob = ?1", [blob])?;
             }
         }
+        WriteOp::ExpireObject {
+            bucket,
+            key,
+            etag,
+            mtime_ms,
+        } => {
+            let old: Option<String> = tx
+                .query_row(
+                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND etag = ?3 AND mtime_ms = ?4
+                     RETURNING blobs",
+                    params![bucket, key.as_bytes(), etag, mtime_ms],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(old) = old {
+                release(tx, &old)?;
+            }
+        }
         WriteOp::PutConfig { key, value } => {
             tx.execute(
                 "INSERT INTO config (key, value) VALUES (?1, ?2)

@@ -159,6 +159,19 @@ pub enum WriteOp {
     },
     /// Forget garbage blobs whose files have been removed.
     ForgetGarbage(Vec<String>),
+    /// Deletes an object only if it is still the one that was read (same
+    /// ETag and modification time); otherwise does nothing. Lifecycle
+    /// expiry uses it so that an object overwritten meanwhile survives.
+    ExpireObject {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// The ETag that was read.
+        etag: String,
+        /// The modification time that was read.
+        mtime_ms: i64,
+    },
     /// Sets one server configuration entry (IAM users, policies, ...), replacing any.
     PutConfig {
         /// Namespaced key, e.g. `iam/users/alice`.

@@ -19,6 +19,7 @@ mod cors_ops;
 pub mod error;
 pub mod front;
 mod host;
+mod lifecycle_ops;
 mod list_ops;
 mod multipart_ops;
 mod object_ops;
@@ -356,6 +357,24 @@ impl S3 for Almacen {
         req: S3Request<DeleteBucketTaggingInput>,
     ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
         self.op_delete_bucket_tagging(req).await
+    }
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        self.op_put_bucket_lifecycle_configuration(req).await
+    }
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        self.op_get_bucket_lifecycle_configuration(req).await
+    }
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        self.op_delete_bucket_lifecycle(req).await
     }
     async fn get_bucket_policy_status(
         &self,

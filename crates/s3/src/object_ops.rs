@@ -248,6 +248,7 @@ impl Almacen {
         let mut out = PutObjectOutput {
             e_tag: Some(etag(&info.etag)),
             size: i64::try_from(info.size).ok(),
+            expiration: self.expiration_of(&input.bucket, &info).await,
             ..Default::default()
         };
         if let Some(a) = expected.primary {
@@ -298,6 +299,7 @@ impl Almacen {
             metadata: metadata_out(h),
             tag_count: (!info.attrs.tags.is_empty())
                 .then(|| i32::try_from(info.attrs.tags.len()).unwrap_or(i32::MAX)),
+            expiration: self.expiration_of(&input.bucket, &info).await,
             ..Default::default()
         };
         if input
@@ -353,6 +355,7 @@ impl Almacen {
             cache_control: h.cache_control.clone(),
             expires: h.expires.as_deref().and_then(parse_http_date),
             metadata: metadata_out(h),
+            expiration: self.expiration_of(&input.bucket, &info).await,
             ..Default::default()
         };
         if input
