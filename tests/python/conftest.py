@@ -347,13 +347,17 @@ def unique_bucket_name(prefix: str = "t") -> str:
 
 def empty_and_delete_bucket(client, name: str) -> None:
     try:
-        paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=name):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            for i in range(0, len(keys), 1000):
-                client.delete_objects(
-                    Bucket=name, Delete={"Objects": keys[i : i + 1000], "Quiet": True}
-                )
+        # Every version and delete marker (a never-versioned bucket lists its
+        # objects as "null" versions).
+        for _ in range(1000):
+            page = client.list_object_versions(Bucket=name, MaxKeys=1000)
+            items = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if not items:
+                break
+            client.delete_objects(Bucket=name, Delete={"Objects": items, "Quiet": True})
         # Uploads: loop instead of paginating, the set shrinks as we abort.
         for _ in range(100):
             resp = client.list_multipart_uploads(Bucket=name)

@@ -87,6 +87,9 @@ pub struct BucketConfig {
     /// Lifecycle rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<crate::LifecycleRule>>,
+    /// Versioning, once set (Enabled or Suspended; never back to unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<crate::VersioningStatus>,
 }
 
 /// One CORS rule, as S3's CORSRule: which origins may use which methods

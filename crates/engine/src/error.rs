@@ -23,6 +23,17 @@ pub enum EngineError {
     /// The key does not exist.
     #[error("The specified key does not exist.")]
     NoSuchKey,
+    /// The named version does not exist.
+    #[error("The specified version does not exist.")]
+    NoSuchVersion,
+    /// The current version (or the named one, `named`) is a delete marker.
+    #[error("{}", if *named { "The specified method is not allowed against this resource." } else { "The specified key does not exist." })]
+    DeleteMarker {
+        /// The marker's version id.
+        version_id: String,
+        /// Whether the request named this version.
+        named: bool,
+    },
     /// A key longer than 1024 bytes.
     #[error("Your key is too long")]
     KeyTooLong,

@@ -20,6 +20,7 @@ mod lifecycle;
 mod multipart;
 mod names;
 mod object;
+mod versioning;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,7 +29,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use almacen_blob::BlobStore;
 pub use almacen_blob::{Algorithm, ByteStream, ChecksumSet, Checksums, Digests, Staged};
 pub use almacen_meta::{
-    ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery,
+    ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery, VersionEntry,
+    VersionListPage, VersionListQuery,
 };
 use almacen_meta::{MetaError, SqliteStore, WriteOp};
 pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, UploadAttrs};
@@ -40,6 +42,7 @@ pub use lifecycle::{
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
 pub use object::{BucketInfo, ObjectInfo, PutCondition};
+pub use versioning::{DeleteOutcome, NULL_VERSION, VersioningStatus, validate_version_id};
 
 /// Largest object a single PUT (or copy) may create: 5 GiB, as S3.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;

@@ -255,11 +255,13 @@ impl Engine {
                         .expiry_ms(row.mtime_ms, self.lifecycle_day_ms)
                         .is_some_and(|t| t <= now)
                 {
+                    // In a versioned bucket expiry leaves a delete marker, as S3's does.
                     ops.push(WriteOp::ExpireObject {
                         bucket: bucket.to_owned(),
                         key: row.key.clone(),
                         etag: row.etag.clone(),
                         mtime_ms: row.mtime_ms,
+                        marker: self.delete_marker_for(bucket, &row.key).await?,
                     });
                 }
             }

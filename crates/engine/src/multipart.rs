@@ -348,7 +348,8 @@ impl Engine {
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),
             key: upload.key.clone(),
-            version_id: "null".into(),
+            version_id: self.version_id_for(&upload.bucket).await?,
+            delete_marker: false,
             size,
             etag,
             mtime_ms: now_ms(),

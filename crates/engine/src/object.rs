@@ -160,6 +160,7 @@ impl Engine {
     ) -> Result<ObjectInfo, EngineError> {
         validate_key(key)?;
         attrs.headers.check_size()?;
+        let version_id = self.version_id_for(bucket).await?;
         for (a, v) in staged.digests.checksums.iter() {
             if attrs.checksums.get(a).is_none() {
                 attrs.checksums.set(a, Some(v.to_owned()));
@@ -173,13 +174,14 @@ impl Engine {
         let row = ObjectRow {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
-            version_id: "null".into(),
+            version_id,
             size: staged.size,
             etag: hex::encode(staged.digests.md5),
             mtime_ms: now_ms(),
             attrs: attrs.encode(),
             inline,
             blobs: blob.into_iter().collect(),
+            delete_marker: false,
         };
         let info = ObjectInfo::from_row(row.clone())?;
         self.commit(vec![WriteOp::PutObject {
@@ -196,6 +198,10 @@ impl Engine {
     /// `NoSuchKey`, or `NoSuchBucket` when the bucket is missing.
     pub async fn object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, EngineError> {
         match self.meta.get_object(bucket, key).await? {
+            Some(row) if row.delete_marker => Err(EngineError::DeleteMarker {
+                version_id: row.version_id,
+                named: false,
+            }),
             Some(row) => ObjectInfo::from_row(row),
             None => {
                 self.check_bucket(bucket).await?;
@@ -259,39 +265,12 @@ impl Engine {
         self.commit(vec![WriteOp::SetObjectAttrs {
             bucket: info.bucket.clone(),
             key: info.key.clone(),
+            version_id: info.version_id.clone(),
             etag: info.etag.clone(),
             mtime_ms: info.mtime_ms,
             attrs: attrs.encode(),
         }])
         .await
-    }
-
-    /// Deletes an object; deleting a missing key succeeds, as in S3.
-    ///
-    /// # Errors
-    /// `NoSuchBucket`.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), EngineError> {
-        self.commit(vec![WriteOp::DeleteObject {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-        }])
-        .await
-    }
-
-    /// Deletes many objects in one transaction; each key's own outcome is
-    /// the same as [`Engine::delete_object`]'s.
-    ///
-    /// # Errors
-    /// `NoSuchBucket`, store failures.
-    pub async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<(), EngineError> {
-        let ops = keys
-            .iter()
-            .map(|k| WriteOp::DeleteObject {
-                bucket: bucket.to_owned(),
-                key: k.clone(),
-            })
-            .collect();
-        self.commit(ops).await
     }
 
     /// Copies `src` to `bucket/key` with `attrs`, streaming the bytes through

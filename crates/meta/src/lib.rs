@@ -20,7 +20,10 @@ mod sqlite;
 mod types;
 
 pub use error::MetaError;
-pub use list::{ListEntry, ListPage, ListQuery, UploadListPage, UploadListQuery};
+pub use list::{
+    ListEntry, ListPage, ListQuery, UploadListPage, UploadListQuery, VersionEntry, VersionListPage,
+    VersionListQuery,
+};
 pub use sqlite::SqliteStore;
 pub use types::{BucketRow, Condition, ObjectRow, PartRow, UploadRow, WriteOp};
 
@@ -44,6 +47,22 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// The current object under `key`, with its inline bytes if any.
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>, MetaError>;
+
+    /// One version of an object (current or not), with its inline bytes.
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<ObjectRow>, MetaError>;
+
+    /// One page of object versions and delete markers: keys in order, each
+    /// key's versions newest first (inline bytes left out).
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        query: VersionListQuery,
+    ) -> Result<VersionListPage, MetaError>;
 
     /// One page of objects and common prefixes in key order (inline bytes left out).
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> Result<ListPage, MetaError>;

@@ -70,6 +70,44 @@ pub struct UploadListPage {
     pub truncated: bool,
 }
 
+/// What ListObjectVersions asks for.
+#[derive(Debug, Clone, Default)]
+pub struct VersionListQuery {
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Start at this key: after it, or (with `version_id_marker`) after that version of it.
+    pub key_marker: Option<String>,
+    /// Start after this version of `key_marker`.
+    pub version_id_marker: Option<String>,
+    /// Roll keys up to the delimiter.
+    pub delimiter: Option<String>,
+    /// At most this many entries (versions plus common prefixes).
+    pub max: usize,
+}
+
+/// One entry of a version listing.
+#[derive(Debug, Clone)]
+pub enum VersionEntry {
+    /// A version or delete marker (inline bytes not loaded).
+    Version {
+        /// The version.
+        row: ObjectRow,
+        /// Whether it is the current version.
+        is_latest: bool,
+    },
+    /// A common prefix.
+    CommonPrefix(String),
+}
+
+/// A page of versions, keys in order and each key's versions newest first.
+#[derive(Debug, Clone, Default)]
+pub struct VersionListPage {
+    /// The entries.
+    pub entries: Vec<VersionEntry>,
+    /// Whether more follow.
+    pub truncated: bool,
+}
+
 /// The smallest byte string greater than every string starting with `prefix`,
 /// or `None` when there is none (empty prefix or all 0xFF).
 #[must_use]

@@ -25,10 +25,11 @@ use tokio::sync::oneshot;
 use crate::list::{common_prefix, prefix_successor};
 use crate::{
     BucketRow, Condition, ListEntry, ListPage, ListQuery, MetaError, MetaStore, ObjectRow, PartRow,
-    UploadListPage, UploadListQuery, UploadRow, WriteOp,
+    UploadListPage, UploadListQuery, UploadRow, VersionEntry, VersionListPage, VersionListQuery,
+    WriteOp,
 };
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const READERS: usize = 4;
 const MAX_BATCH: usize = 512;
 
@@ -49,7 +50,24 @@ CREATE TABLE IF NOT EXISTS objects (
     attrs BLOB NOT NULL,
     inline BLOB,
     blobs TEXT NOT NULL,
+    delete_marker INTEGER NOT NULL DEFAULT 0,
+    vseq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    vseq INTEGER NOT NULL,
+    version_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    attrs BLOB NOT NULL,
+    inline BLOB,
+    blobs TEXT NOT NULL,
+    delete_marker INTEGER NOT NULL,
+    noncurrent_ms INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key, vseq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     bucket TEXT NOT NULL,
@@ -133,8 +151,19 @@ impl SqliteStore {
                 "cannot enable WAL (journal_mode={mode})"
             )));
         }
-        conn.execute_batch(SCHEMA)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 1 {
+            // Version 2 adds versioning: two columns on objects, and the
+            // versions table (created by SCHEMA below).
+            conn.execute_batch(
+                "BEGIN;
+                 ALTER TABLE objects ADD COLUMN delete_marker INTEGER NOT NULL DEFAULT 0;
+                 ALTER TABLE objects ADD COLUMN vseq INTEGER NOT NULL DEFAULT 0;
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )?;
+        }
+        conn.execute_batch(SCHEMA)?;
         if version == 0 {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         } else if version > SCHEMA_VERSION {
@@ -273,7 +302,7 @@ fn check_condition(
     let Some(cond) = cond else { return Ok(()) };
     let current: Option<String> = tx
         .query_row(
-            "SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2",
+            "SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2 AND delete_marker = 0",
             params![bucket, key.as_bytes()],
             |r| r.get(0),
         )
@@ -291,20 +320,92 @@ fn check_condition(
     }
 }
 
-fn put_object_row(tx: &Connection, row: &ObjectRow) -> Result<(), MetaError> {
-    let old: Option<String> = tx
+/// Moves the current version of `key` to the noncurrent versions.
+fn make_noncurrent(tx: &Connection, bucket: &str, key: &str) -> Result<(), MetaError> {
+    tx.execute(
+        "INSERT INTO versions (bucket, key, vseq, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, noncurrent_ms)
+         SELECT bucket, key, vseq, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, ?3
+         FROM objects WHERE bucket = ?1 AND key = ?2",
+        params![bucket, key.as_bytes(), now_ms()],
+    )?;
+    tx.execute(
+        "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
+        params![bucket, key.as_bytes()],
+    )?;
+    Ok(())
+}
+
+/// Removes noncurrent versions with this version id, releasing their blobs.
+fn drop_noncurrent(
+    tx: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<bool, MetaError> {
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 RETURNING blobs",
+    )?;
+    let gone: Vec<String> = stmt
+        .query_map(params![bucket, key.as_bytes(), version_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for blobs in &gone {
+        release(tx, blobs)?;
+    }
+    Ok(!gone.is_empty())
+}
+
+/// Makes the newest noncurrent version of `key` (if any) the current one.
+fn promote_newest(tx: &Connection, bucket: &str, key: &str) -> Result<(), MetaError> {
+    let vseq: Option<i64> = tx
         .query_row(
-            "SELECT blobs FROM objects WHERE bucket = ?1 AND key = ?2",
-            params![row.bucket, row.key.as_bytes()],
+            "SELECT vseq FROM versions WHERE bucket = ?1 AND key = ?2 ORDER BY vseq DESC LIMIT 1",
+            params![bucket, key.as_bytes()],
             |r| r.get(0),
         )
         .optional()?;
-    if let Some(old) = old {
-        release(tx, &old)?;
+    if let Some(vseq) = vseq {
+        tx.execute(
+            "INSERT INTO objects (bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, vseq)
+             SELECT bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, vseq
+             FROM versions WHERE bucket = ?1 AND key = ?2 AND vseq = ?3",
+            params![bucket, key.as_bytes(), vseq],
+        )?;
+        tx.execute(
+            "DELETE FROM versions WHERE bucket = ?1 AND key = ?2 AND vseq = ?3",
+            params![bucket, key.as_bytes(), vseq],
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `row` as the new current version (see [`WriteOp::PutObject`]).
+fn put_object_row(tx: &Connection, row: &ObjectRow) -> Result<(), MetaError> {
+    let current: Option<(String, i64, String)> = tx
+        .query_row(
+            "SELECT version_id, vseq, blobs FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![row.bucket, row.key.as_bytes()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let vseq = current.as_ref().map_or(1, |(_, v, _)| v + 1);
+    let unversioned = row.version_id == NULL_VERSION;
+    match &current {
+        Some((vid, _, blobs)) if unversioned && vid == NULL_VERSION => {
+            release(tx, blobs)?;
+            tx.execute(
+                "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
+                params![row.bucket, row.key.as_bytes()],
+            )?;
+        }
+        Some(_) => make_noncurrent(tx, &row.bucket, &row.key)?,
+        None => {}
+    }
+    if unversioned {
+        drop_noncurrent(tx, &row.bucket, &row.key, NULL_VERSION)?;
     }
     tx.execute(
-        "INSERT OR REPLACE INTO objects (bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO objects (bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, vseq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             row.bucket,
             row.key.as_bytes(),
@@ -315,9 +416,62 @@ fn put_object_row(tx: &Connection, row: &ObjectRow) -> Result<(), MetaError> {
             row.attrs,
             row.inline,
             row.blobs.join("\n"),
+            row.delete_marker,
+            vseq,
         ],
     )?;
     Ok(())
+}
+
+/// Deletes one version; see [`WriteOp::DeleteVersion`].
+fn delete_version(
+    tx: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<(), MetaError> {
+    let current: Option<String> = tx
+        .query_row(
+            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 RETURNING blobs",
+            params![bucket, key.as_bytes(), version_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match current {
+        Some(blobs) => {
+            release(tx, &blobs)?;
+            promote_newest(tx, bucket, key)?;
+        }
+        None => {
+            drop_noncurrent(tx, bucket, key, version_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the current version without naming one; see [`WriteOp::DeleteObject`].
+fn delete_current(
+    tx: &Connection,
+    bucket: &str,
+    key: &str,
+    marker: Option<&ObjectRow>,
+) -> Result<(), MetaError> {
+    match marker {
+        Some(m) => put_object_row(tx, m),
+        None => {
+            let old: Option<String> = tx
+                .query_row(
+                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blobs",
+                    params![bucket, key.as_bytes()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(old) = old {
+                release(tx, &old)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
@@ -346,7 +500,8 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
             }
             let busy = tx
                 .query_row(
-                    "SELECT 1 FROM objects WHERE bucket = ?1 UNION ALL SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1",
+                    "SELECT 1 FROM objects WHERE bucket = ?1 UNION ALL SELECT 1 FROM versions WHERE bucket = ?1
+                     UNION ALL SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1",
                     [name],
                     |_| Ok(()),
                 )
@@ -367,32 +522,44 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
         WriteOp::SetObjectAttrs {
             bucket,
             key,
+            version_id,
             etag,
             mtime_ms,
             attrs,
         } => {
-            let n = tx.execute(
-                "UPDATE objects SET attrs = ?5 WHERE bucket = ?1 AND key = ?2 AND etag = ?3 AND mtime_ms = ?4",
-                params![bucket, key.as_bytes(), etag, mtime_ms, attrs],
+            let mut n = tx.execute(
+                "UPDATE objects SET attrs = ?6 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND etag = ?4 AND mtime_ms = ?5",
+                params![bucket, key.as_bytes(), version_id, etag, mtime_ms, attrs],
             )?;
+            if n == 0 {
+                n = tx.execute(
+                    "UPDATE versions SET attrs = ?6 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND etag = ?4 AND mtime_ms = ?5",
+                    params![bucket, key.as_bytes(), version_id, etag, mtime_ms, attrs],
+                )?;
+            }
             if n == 0 {
                 return Err(MetaError::ConditionalConflict);
             }
         }
-        WriteOp::DeleteObject { bucket, key } => {
+        WriteOp::DeleteObject {
+            bucket,
+            key,
+            marker,
+        } => {
             if !bucket_exists(tx, bucket)? {
                 return Err(MetaError::NoSuchBucket);
             }
-            let old: Option<String> = tx
-                .query_row(
-                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blobs",
-                    params![bucket, key.as_bytes()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(old) = old {
-                release(tx, &old)?;
+            delete_current(tx, bucket, key, marker.as_ref())?;
+        }
+        WriteOp::DeleteVersion {
+            bucket,
+            key,
+            version_id,
+        } => {
+            if !bucket_exists(tx, bucket)? {
+                return Err(MetaError::NoSuchBucket);
             }
+            delete_version(tx, bucket, key, version_id)?;
         }
         WriteOp::CreateUpload(u) => {
             if !bucket_exists(tx, &u.bucket)? {
@@ -507,17 +674,18 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
             key,
             etag,
             mtime_ms,
+            marker,
         } => {
-            let old: Option<String> = tx
+            let still_there = tx
                 .query_row(
-                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND etag = ?3 AND mtime_ms = ?4
-                     RETURNING blobs",
+                    "SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2 AND etag = ?3 AND mtime_ms = ?4 AND delete_marker = 0",
                     params![bucket, key.as_bytes(), etag, mtime_ms],
-                    |r| r.get(0),
+                    |_| Ok(()),
                 )
-                .optional()?;
-            if let Some(old) = old {
-                release(tx, &old)?;
+                .optional()?
+                .is_some();
+            if still_there {
+                delete_current(tx, bucket, key, marker.as_ref())?;
             }
         }
         WriteOp::PutConfig { key, value } => {
@@ -549,6 +717,7 @@ fn object_from_row(r: &rusqlite::Row<'_>, with_inline: bool) -> rusqlite::Result
         mtime_ms: r.get(5)?,
         attrs: r.get(6)?,
         inline: if with_inline { r.get(7)? } else { None },
+        delete_marker: r.get(9)?,
         blobs: blobs
             .split('\n')
             .filter(|b| !b.is_empty())
@@ -557,7 +726,11 @@ fn object_from_row(r: &rusqlite::Row<'_>, with_inline: bool) -> rusqlite::Result
     })
 }
 
-const OBJECT_COLS: &str = "bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs";
+const OBJECT_COLS: &str =
+    "bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker";
+
+/// The version id of the version written while versioning is off or suspended.
+const NULL_VERSION: &str = "null";
 
 fn upload_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
     let key: Vec<u8> = r.get(1)?;
@@ -595,7 +768,7 @@ fn list_objects_sync(
     let want = q.max + 1;
     let mut entries: Vec<ListEntry> = Vec::new();
     let sql = format!(
-        "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT ?4"
+        "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) AND delete_marker = 0 ORDER BY key LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     'outer: while entries.len() < want {
@@ -636,6 +809,81 @@ fn list_objects_sync(
     let truncated = entries.len() > q.max;
     entries.truncate(q.max);
     Ok(ListPage { entries, truncated })
+}
+
+fn list_versions_sync(
+    conn: &Connection,
+    bucket: &str,
+    q: &VersionListQuery,
+) -> Result<VersionListPage, MetaError> {
+    if q.max == 0 {
+        return Ok(VersionListPage::default());
+    }
+    let upper = prefix_successor(q.prefix.as_bytes());
+    // The marker key itself is included only to resume after one of its versions.
+    let mut lo: Vec<u8> = match (&q.key_marker, &q.version_id_marker) {
+        (Some(k), Some(_)) if k.as_bytes() >= q.prefix.as_bytes() => k.as_bytes().to_vec(),
+        (Some(k), None) if k.as_bytes() >= q.prefix.as_bytes() => {
+            let mut v = k.as_bytes().to_vec();
+            v.push(0);
+            v
+        }
+        _ => q.prefix.as_bytes().to_vec(),
+    };
+    let want = q.max + 1;
+    let mut entries: Vec<VersionEntry> = Vec::new();
+    let mut keys = conn.prepare_cached(&format!(
+        "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT 1"
+    ))?;
+    let mut older = conn.prepare_cached(
+        "SELECT bucket, key, version_id, size, etag, mtime_ms, attrs, NULL, blobs, delete_marker
+         FROM versions WHERE bucket = ?1 AND key = ?2 ORDER BY vseq DESC",
+    )?;
+    while entries.len() < want {
+        let Some(current) = keys
+            .query_row(params![bucket, lo, upper], |r| object_from_row(r, false))
+            .optional()?
+        else {
+            break;
+        };
+        if let Some(cp) = common_prefix(&current.key, &q.prefix, q.delimiter.as_deref()) {
+            let cp = cp.to_owned();
+            let skip = q.key_marker.as_deref().is_some_and(|m| cp.as_str() <= m);
+            let next = prefix_successor(cp.as_bytes());
+            if !skip {
+                entries.push(VersionEntry::CommonPrefix(cp));
+            }
+            match next {
+                Some(n) => lo = n,
+                None => break,
+            }
+            continue;
+        }
+        let key = current.key.clone();
+        let mut versions = vec![(current, true)];
+        for row in older.query_map(params![bucket, key.as_bytes()], |r| {
+            object_from_row(r, false)
+        })? {
+            versions.push((row?, false));
+        }
+        let resume_after = (q.key_marker.as_deref() == Some(key.as_str()))
+            .then_some(q.version_id_marker.as_deref())
+            .flatten();
+        let start = resume_after
+            .and_then(|m| versions.iter().position(|(v, _)| v.version_id == m))
+            .map_or(0, |i| i + 1);
+        for (row, is_latest) in versions.into_iter().skip(start) {
+            entries.push(VersionEntry::Version { row, is_latest });
+            if entries.len() >= want {
+                break;
+            }
+        }
+        lo = key.into_bytes();
+        lo.push(0);
+    }
+    let truncated = entries.len() > q.max;
+    entries.truncate(q.max);
+    Ok(VersionListPage { entries, truncated })
 }
 
 fn list_uploads_sync(
@@ -789,6 +1037,47 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<ObjectRow>, MetaError> {
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
+        self.read(move |c| {
+            let current = c
+                .prepare_cached(&format!(
+                    "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3"
+                ))?
+                .query_row(params![bucket, key.as_bytes(), version_id], |r| {
+                    object_from_row(r, true)
+                })
+                .optional()?;
+            if current.is_some() {
+                return Ok(current);
+            }
+            Ok(c.prepare_cached(
+                "SELECT bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker
+                 FROM versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+            )?
+            .query_row(params![bucket, key.as_bytes(), version_id], |r| {
+                object_from_row(r, true)
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        query: VersionListQuery,
+    ) -> Result<VersionListPage, MetaError> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| list_versions_sync(c, &bucket, &query))
+            .await
+    }
+
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> Result<ListPage, MetaError> {
         let bucket = bucket.to_owned();
         self.read(move |c| list_objects_sync(c, &bucket, &query))
@@ -910,7 +1199,212 @@ mod tests {
             attrs: vec![],
             inline: Some(vec![1]),
             blobs: vec![],
+            delete_marker: false,
         }
+    }
+
+    fn version(key: &str, id: &str, marker: bool) -> ObjectRow {
+        ObjectRow {
+            version_id: id.into(),
+            delete_marker: marker,
+            etag: format!("etag-{id}"),
+            blobs: if marker {
+                vec![]
+            } else {
+                vec![format!("blob-{id}")]
+            },
+            ..obj("b", key)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn versions_markers_and_promotion() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
+        store
+            .commit(vec![WriteOp::CreateBucket(BucketRow {
+                name: "b".into(),
+                created_ms: 0,
+                region: "us-east-1".into(),
+                attrs: vec![],
+            })])
+            .await
+            .unwrap();
+        for id in ["v1", "v2"] {
+            store
+                .commit(vec![WriteOp::PutObject {
+                    row: version("k", id, false),
+                    condition: None,
+                }])
+                .await
+                .unwrap();
+        }
+        store
+            .commit(vec![WriteOp::DeleteObject {
+                bucket: "b".into(),
+                key: "k".into(),
+                marker: Some(version("k", "m3", true)),
+            }])
+            .await
+            .unwrap();
+        // Hidden from ListObjects, listed newest first by ListObjectVersions.
+        let page = store
+            .list_objects(
+                "b",
+                ListQuery {
+                    max: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.entries.is_empty());
+        let all = store
+            .list_versions(
+                "b",
+                VersionListQuery {
+                    max: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let ids: Vec<(String, bool)> = all
+            .entries
+            .iter()
+            .map(|e| match e {
+                VersionEntry::Version { row, is_latest } => (row.version_id.clone(), *is_latest),
+                VersionEntry::CommonPrefix(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("m3".into(), true),
+                ("v2".into(), false),
+                ("v1".into(), false)
+            ]
+        );
+        // Resume after v2.
+        let rest = store
+            .list_versions(
+                "b",
+                VersionListQuery {
+                    key_marker: Some("k".into()),
+                    version_id_marker: Some("v2".into()),
+                    max: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(rest.entries.len(), 1);
+        // Removing the marker brings v2 back; removing v1 releases its blob.
+        store
+            .commit(vec![WriteOp::DeleteVersion {
+                bucket: "b".into(),
+                key: "k".into(),
+                version_id: "m3".into(),
+            }])
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .get_object("b", "k")
+                .await
+                .unwrap()
+                .unwrap()
+                .version_id,
+            "v2"
+        );
+        store
+            .commit(vec![WriteOp::DeleteVersion {
+                bucket: "b".into(),
+                key: "k".into(),
+                version_id: "v1".into(),
+            }])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.garbage(i64::MAX, 10).await.unwrap(),
+            vec!["blob-v1".to_owned()]
+        );
+        assert!(
+            store
+                .get_object_version("b", "k", "v1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // A null write replaces the null version only; v2 stays.
+        store
+            .commit(vec![WriteOp::PutObject {
+                row: version("k", "null", false),
+                condition: None,
+            }])
+            .await
+            .unwrap();
+        store
+            .commit(vec![WriteOp::PutObject {
+                row: version("k", "null", false),
+                condition: None,
+            }])
+            .await
+            .unwrap();
+        let all = store
+            .list_versions(
+                "b",
+                VersionListQuery {
+                    max: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.entries.len(), 2);
+        // The bucket is not empty while versions remain.
+        let err = store
+            .commit(vec![WriteOp::DeleteBucket { name: "b".into() }])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MetaError::BucketNotEmpty));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn schema_1_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE buckets (name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, region TEXT NOT NULL, attrs BLOB NOT NULL) WITHOUT ROWID;
+                 CREATE TABLE objects (bucket TEXT NOT NULL, key BLOB NOT NULL, version_id TEXT NOT NULL, size INTEGER NOT NULL,
+                   etag TEXT NOT NULL, mtime_ms INTEGER NOT NULL, attrs BLOB NOT NULL, inline BLOB, blobs TEXT NOT NULL,
+                   PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+                 INSERT INTO buckets VALUES ('b', 0, 'us-east-1', x'');
+                 INSERT INTO objects VALUES ('b', CAST('old' AS BLOB), 'null', 1, 'e', 1, x'', NULL, 'blob-old');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let row = store.get_object("b", "old").await.unwrap().unwrap();
+        assert!(!row.delete_marker);
+        assert_eq!(row.blobs, vec!["blob-old".to_owned()]);
+        store
+            .commit(vec![WriteOp::PutObject {
+                row: version("old", "v1", false),
+                condition: None,
+            }])
+            .await
+            .unwrap();
+        assert!(
+            store
+                .get_object_version("b", "old", "null")
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

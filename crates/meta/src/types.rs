@@ -15,15 +15,18 @@ pub struct BucketRow {
     pub attrs: Vec<u8>,
 }
 
-/// The current version of an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One version of an object: the current one (in listings) or an older one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObjectRow {
     /// Bucket name.
     pub bucket: String,
     /// Object key: any UTF-8, compared byte-wise.
     pub key: String,
-    /// Version id; "null" while versioning is off.
+    /// Version id; "null" for the version written while versioning was off
+    /// or suspended.
     pub version_id: String,
+    /// A delete marker: no bytes; as the current version it hides the key.
+    pub delete_marker: bool,
     /// Length of the object in bytes.
     pub size: u64,
     /// The ETag without quotes.
@@ -101,20 +104,26 @@ pub enum WriteOp {
         /// Bucket name.
         name: String,
     },
-    /// Put the current version of an object; the replaced row's blobs become garbage.
+    /// Put a new current version of an object. With a real version id
+    /// (versioning enabled) the previous current version becomes
+    /// noncurrent; with version id "null" (versioning off or suspended) the
+    /// previous "null" version, current or not, is replaced and its blobs
+    /// become garbage, and a non-null current version becomes noncurrent.
     PutObject {
         /// The new row.
         row: ObjectRow,
         /// Checked against the current row inside the transaction.
         condition: Option<Condition>,
     },
-    /// Replace the attributes of the current object, only if it is still the
-    /// one the caller read (same ETag and mtime); its bytes are untouched.
+    /// Replace the attributes of one version of an object, only if it is
+    /// still the one the caller read (same ETag and mtime); its bytes are untouched.
     SetObjectAttrs {
         /// Bucket name.
         bucket: String,
         /// Key.
         key: String,
+        /// The version.
+        version_id: String,
         /// ETag of the object the caller read.
         etag: String,
         /// Last-modified time of the object the caller read.
@@ -122,12 +131,27 @@ pub enum WriteOp {
         /// New attributes.
         attrs: Vec<u8>,
     },
-    /// Delete an object if present (idempotent); its blobs become garbage.
+    /// Delete an object without naming a version (idempotent). Without a
+    /// marker (versioning off) the current version goes and its blobs become
+    /// garbage; with one, the marker becomes the current version as a
+    /// [`WriteOp::PutObject`] of it would.
     DeleteObject {
         /// Bucket name.
         bucket: String,
         /// Key.
         key: String,
+        /// The delete marker to insert (versioned buckets).
+        marker: Option<ObjectRow>,
+    },
+    /// Delete one version (idempotent); its blobs become garbage. When it was
+    /// the current version, the newest remaining version becomes current.
+    DeleteVersion {
+        /// Bucket name.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The version id.
+        version_id: String,
     },
     /// Start a multipart upload.
     CreateUpload(UploadRow),
@@ -171,6 +195,8 @@ pub enum WriteOp {
         etag: String,
         /// The modification time that was read.
         mtime_ms: i64,
+        /// In a versioned bucket, the delete marker that replaces it.
+        marker: Option<ObjectRow>,
     },
     /// Sets one server configuration entry (IAM users, policies, ...), replacing any.
     PutConfig {

@@ -173,10 +173,13 @@ impl Almacen {
         &self,
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        self.check_version(req.input.version_id.as_deref())?;
         let info = self
             .engine
-            .object(&req.input.bucket, &req.input.key)
+            .object_at(
+                &req.input.bucket,
+                &req.input.key,
+                req.input.version_id.as_deref(),
+            )
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(GetObjectAclOutput {
@@ -206,8 +209,11 @@ impl Almacen {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let i = req.input;
-        self.check_version(i.version_id.as_deref())?;
-        let info = self.engine.object(&i.bucket, &i.key).await.map_err(to_s3)?;
+        let info = self
+            .engine
+            .object_at(&i.bucket, &i.key, i.version_id.as_deref())
+            .await
+            .map_err(to_s3)?;
         let acl = self.requested_acl(
             i.acl.as_ref().map(ObjectCannedACL::as_str),
             i.access_control_policy.as_ref(),

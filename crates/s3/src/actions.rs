@@ -88,3 +88,20 @@ pub fn is_bucket_write(action: &str) -> bool {
             | "s3:ListMultipartUploadParts"
     )
 }
+
+/// The action of a request that names a version (`?versionId=`), as AWS
+/// names it: GetObject becomes s3:GetObjectVersion, and so on.
+#[must_use]
+pub fn for_version(action: &'static str) -> &'static str {
+    match action {
+        "s3:GetObject" => "s3:GetObjectVersion",
+        "s3:DeleteObject" => "s3:DeleteObjectVersion",
+        "s3:GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "s3:PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        "s3:GetObjectAcl" => "s3:GetObjectVersionAcl",
+        "s3:PutObjectAcl" => "s3:PutObjectVersionAcl",
+        "s3:GetObjectAttributes" => "s3:GetObjectVersionAttributes",
+        other => other,
+    }
+}

@@ -348,7 +348,14 @@ impl S3Access for Access {
         let caller = Caller { identity, context };
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
-        let action = actions::action(op);
+        let mut action = actions::action(op);
+        if cx
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("versionId=")))
+        {
+            action = actions::for_version(action);
+        }
         let result = match cx.s3_path() {
             // Only ListBuckets addresses no bucket; it filters what each caller sees.
             S3Path::Root if caller.identity.is_some() && op == "ListBuckets" => Ok(()),

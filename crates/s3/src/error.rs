@@ -14,6 +14,29 @@ pub fn to_s3(e: EngineError) -> S3Error {
         EngineError::BucketNotEmpty => (C::BucketNotEmpty, None),
         EngineError::InvalidBucketName(_) => (C::InvalidBucketName, None),
         EngineError::NoSuchKey => (C::NoSuchKey, None),
+        EngineError::NoSuchVersion => (C::NoSuchVersion, None),
+        EngineError::DeleteMarker { version_id, named } => {
+            // GET/HEAD of a key hidden by a delete marker: 404, or 405 when
+            // the request named the marker; both say it is a marker.
+            let mut err = if *named {
+                let mut e = S3Error::with_message(C::MethodNotAllowed, msg);
+                e.set_status_code(StatusCode::METHOD_NOT_ALLOWED);
+                e
+            } else {
+                S3Error::with_message(C::NoSuchKey, msg)
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+            if let Ok(v) = HeaderValue::from_str(version_id) {
+                headers.insert("x-amz-version-id", v);
+            }
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            err.set_headers(headers);
+            return err;
+        }
         EngineError::KeyTooLong => (C::KeyTooLongError, None),
         EngineError::NoSuchUpload => (C::NoSuchUpload, None),
         EngineError::InvalidPart(_) => (C::InvalidPart, None),

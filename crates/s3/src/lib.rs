@@ -24,6 +24,7 @@ mod list_ops;
 mod multipart_ops;
 mod object_ops;
 mod tagging_ops;
+mod versioning_ops;
 
 use std::sync::Arc;
 
@@ -375,6 +376,18 @@ impl S3 for Almacen {
         req: S3Request<DeleteBucketLifecycleInput>,
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         self.op_delete_bucket_lifecycle(req).await
+    }
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        self.op_put_bucket_versioning(req).await
+    }
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.op_get_bucket_versioning(req).await
     }
     async fn get_bucket_policy_status(
         &self,

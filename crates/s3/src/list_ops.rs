@@ -1,6 +1,6 @@
 //! Listing: ListObjects (v1) and ListObjectsV2.
 
-use almacen_engine::{ListEntry, ListPage, ListQuery};
+use almacen_engine::{ListEntry, ListPage, ListQuery, VersionEntry, VersionListQuery};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
 use s3s::dto::*;
@@ -222,32 +222,63 @@ impl Almacen {
         )?;
         let (max, url) = (listing.max, listing.url);
         let (prefix, delimiter) = (listing.prefix.clone(), listing.delimiter.clone());
+        if input.version_id_marker.is_some() && input.key_marker.is_none() {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                "A version-id marker cannot be specified without a key marker.",
+            ));
+        }
         let page = self
             .engine
-            .list_objects(&input.bucket, listing.query(input.key_marker.clone()))
+            .list_versions(
+                &input.bucket,
+                VersionListQuery {
+                    prefix: prefix.clone(),
+                    key_marker: input.key_marker.clone(),
+                    version_id_marker: input.version_id_marker.clone(),
+                    delimiter: delimiter.clone(),
+                    max,
+                },
+            )
             .await
             .map_err(to_s3)?;
         let truncated = page.truncated;
         let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
-        let last = page.entries.last().map(|e| e.sort_key().to_owned());
+        let (next_key, next_version) = match page.entries.last() {
+            Some(VersionEntry::Version { row, .. }) => {
+                (Some(row.key.clone()), Some(row.version_id.clone()))
+            }
+            Some(VersionEntry::CommonPrefix(p)) => (Some(p.clone()), None),
+            None => (None, None),
+        };
         let mut versions = Vec::new();
+        let mut markers = Vec::new();
         let mut prefixes = Vec::new();
         for e in page.entries {
             match e {
-                ListEntry::Object(o) => versions.push(ObjectVersion {
-                    key: Some(enc(&o.key)),
-                    version_id: Some(o.version_id.clone()),
-                    is_latest: Some(true),
-                    e_tag: Some(etag(&o.etag)),
-                    size: i64::try_from(o.size).ok(),
-                    last_modified: Some(ts(o.mtime_ms)),
+                VersionEntry::Version { row, is_latest } if row.delete_marker => {
+                    markers.push(DeleteMarkerEntry {
+                        key: Some(enc(&row.key)),
+                        version_id: Some(row.version_id),
+                        is_latest: Some(is_latest),
+                        last_modified: Some(ts(row.mtime_ms)),
+                        owner: Some(self.owner.clone()),
+                    });
+                }
+                VersionEntry::Version { row, is_latest } => versions.push(ObjectVersion {
+                    key: Some(enc(&row.key)),
+                    version_id: Some(row.version_id.clone()),
+                    is_latest: Some(is_latest),
+                    e_tag: Some(etag(&row.etag)),
+                    size: i64::try_from(row.size).ok(),
+                    last_modified: Some(ts(row.mtime_ms)),
                     owner: Some(self.owner.clone()),
                     storage_class: Some(ObjectVersionStorageClass::from_static(
                         ObjectVersionStorageClass::STANDARD,
                     )),
                     ..Default::default()
                 }),
-                ListEntry::CommonPrefix(p) => prefixes.push(CommonPrefix {
+                VersionEntry::CommonPrefix(p) => prefixes.push(CommonPrefix {
                     prefix: Some(enc(&p)),
                 }),
             }
@@ -259,14 +290,15 @@ impl Almacen {
             key_marker: Some(input.key_marker.as_deref().map(enc).unwrap_or_default()),
             version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
             next_key_marker: if truncated {
-                last.as_deref().map(enc)
+                next_key.as_deref().map(enc)
             } else {
                 None
             },
-            next_version_id_marker: if truncated { Some("null".into()) } else { None },
+            next_version_id_marker: if truncated { next_version } else { None },
             max_keys: i32::try_from(max).ok(),
             is_truncated: Some(truncated),
             versions: Some(versions),
+            delete_markers: (!markers.is_empty()).then_some(markers),
             common_prefixes: Some(prefixes),
             encoding_type: input.encoding_type,
             ..Default::default()

@@ -78,6 +78,7 @@ impl Almacen {
             key: Some(info.key.clone()),
             e_tag: Some(etag(&info.etag)),
             location: Some(self.object_url(headers, &info.bucket, &info.key)),
+            version_id: crate::object_ops::version_header(&info.version_id),
             ..Default::default()
         };
         if let Some(a) = info.attrs.checksum_algorithm {

@@ -154,6 +154,12 @@ fn dto_checksum_type(t: ChecksumType) -> s3s::dto::ChecksumType {
     s3s::dto::ChecksumType::from(t.name().to_owned())
 }
 
+/// The `x-amz-version-id` a response carries: the version, unless it is the
+/// "null" version of a bucket that was never versioned (S3 sends none then).
+pub(crate) fn version_header(version_id: &str) -> Option<String> {
+    (version_id != almacen_engine::NULL_VERSION).then(|| version_id.to_owned())
+}
+
 /// Parses an If-Match / If-None-Match condition for a write.
 pub(crate) fn write_condition(
     if_match: Option<&ETagCondition>,
@@ -249,6 +255,7 @@ impl Almacen {
             e_tag: Some(etag(&info.etag)),
             size: i64::try_from(info.size).ok(),
             expiration: self.expiration_of(&input.bucket, &info).await,
+            version_id: version_header(&info.version_id),
             ..Default::default()
         };
         if let Some(a) = expected.primary {
@@ -263,10 +270,9 @@ impl Almacen {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        self.check_version(input.version_id.as_deref())?;
         let info = self
             .engine
-            .object(&input.bucket, &input.key)
+            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
         refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
@@ -300,6 +306,7 @@ impl Almacen {
             tag_count: (!info.attrs.tags.is_empty())
                 .then(|| i32::try_from(info.attrs.tags.len()).unwrap_or(i32::MAX)),
             expiration: self.expiration_of(&input.bucket, &info).await,
+            version_id: version_header(&info.version_id),
             ..Default::default()
         };
         if input
@@ -323,10 +330,9 @@ impl Almacen {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        self.check_version(input.version_id.as_deref())?;
         let info = self
             .engine
-            .object(&input.bucket, &input.key)
+            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
         refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
@@ -355,6 +361,7 @@ impl Almacen {
             cache_control: h.cache_control.clone(),
             expires: h.expires.as_deref().and_then(parse_http_date),
             metadata: metadata_out(h),
+            version_id: version_header(&info.version_id),
             expiration: self.expiration_of(&input.bucket, &info).await,
             ..Default::default()
         };
@@ -396,36 +403,15 @@ impl Almacen {
         Ok(resp)
     }
 
-    /// Versioning is not on yet: only the `null` version exists.
-    pub(crate) fn check_version(&self, version_id: Option<&str>) -> S3Result<()> {
-        match version_id {
-            None | Some("null") => Ok(()),
-            Some(_) => Err(s3_err(
-                S3ErrorCode::NoSuchVersion,
-                "The specified version does not exist.",
-            )),
-        }
-    }
-
     pub(crate) async fn op_delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
-        if let Some(v) = input.version_id.as_deref()
-            && v != "null"
-        {
-            // Deleting a version that does not exist succeeds, as on AWS.
-            self.engine
-                .check_bucket(&input.bucket)
-                .await
-                .map_err(to_s3)?;
-            return Ok(S3Response::new(DeleteObjectOutput::default()));
-        }
         if let Some(cond) = input.if_match.as_ref() {
             let info = self
                 .engine
-                .object(&input.bucket, &input.key)
+                .object_at(&input.bucket, &input.key, input.version_id.as_deref())
                 .await
                 .map_err(to_s3)?;
             if let ETagCondition::ETag(e) = cond
@@ -434,11 +420,22 @@ impl Almacen {
                 return Err(to_s3(EngineError::PreconditionFailed));
             }
         }
-        self.engine
-            .delete_object(&input.bucket, &input.key)
-            .await
-            .map_err(to_s3)?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        let outcome = match input.version_id.as_deref() {
+            Some(v) => {
+                self.engine
+                    .delete_version(&input.bucket, &input.key, v)
+                    .await
+            }
+            None => self.engine.delete_object(&input.bucket, &input.key).await,
+        }
+        .map_err(to_s3)?;
+        let mut resp = S3Response::new(DeleteObjectOutput {
+            delete_marker: outcome.delete_marker.then_some(true),
+            version_id: outcome.version_id,
+            ..Default::default()
+        });
+        resp.status = Some(http::StatusCode::NO_CONTENT);
+        Ok(resp)
     }
 
     pub(crate) async fn op_delete_objects(
@@ -478,19 +475,41 @@ impl Almacen {
                 });
                 continue;
             }
-            keys.push(o.key.clone());
-            if !quiet {
-                deleted.push(DeletedObject {
+            if let Some(v) = o.version_id.as_deref()
+                && let Err(e) = almacen_engine::validate_version_id(v).map_err(to_s3)
+            {
+                errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
                     key: Some(o.key),
+                    message: e.message().map(str::to_owned),
                     version_id: o.version_id,
-                    ..Default::default()
                 });
+                continue;
             }
+            keys.push((o.key, o.version_id));
         }
-        self.engine
+        let outcomes = self
+            .engine
             .delete_objects(&input.bucket, &keys)
             .await
             .map_err(to_s3)?;
+        if !quiet {
+            for ((key, asked), outcome) in keys.into_iter().zip(outcomes) {
+                // A delete that made a marker names it; one that removed a
+                // version names that version (and whether it was a marker).
+                let made_marker = asked.is_none() && outcome.delete_marker;
+                deleted.push(DeletedObject {
+                    key: Some(key),
+                    version_id: asked,
+                    delete_marker: outcome.delete_marker.then_some(true),
+                    delete_marker_version_id: if made_marker {
+                        outcome.version_id
+                    } else {
+                        None
+                    },
+                });
+            }
+        }
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: Some(deleted),
             errors: (!errors.is_empty()).then_some(errors),
@@ -518,8 +537,11 @@ impl Almacen {
                 "Copy from access points is not supported",
             ));
         };
-        self.check_version(version_id.as_deref())?;
-        let info = self.engine.object(bucket, key).await.map_err(to_s3)?;
+        let info = self
+            .engine
+            .object_at(bucket, key, version_id.as_deref())
+            .await
+            .map_err(to_s3)?;
         let conditions = Conditions {
             if_match,
             if_unmodified_since,
@@ -572,7 +594,16 @@ impl Almacen {
                 ));
             }
         };
-        let same = src.bucket == input.bucket && src.key == input.key;
+        // Copying a named older version onto its own key restores it; copying
+        // the current version onto itself must change something.
+        let names_version = matches!(
+            &input.copy_source,
+            CopySource::Bucket {
+                version_id: Some(_),
+                ..
+            }
+        );
+        let same = src.bucket == input.bucket && src.key == input.key && !names_version;
         if same && !replace && input.checksum_algorithm.is_none() && input.storage_class.is_none() {
             return Err(s3_err(
                 S3ErrorCode::InvalidRequest,
@@ -644,6 +675,8 @@ impl Almacen {
         }
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(result),
+            copy_source_version_id: version_header(&src.version_id),
+            version_id: version_header(&info.version_id),
             ..Default::default()
         }))
     }
@@ -655,10 +688,9 @@ impl Almacen {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let input = req.input;
-        self.check_version(input.version_id.as_deref())?;
         let info = self
             .engine
-            .object(&input.bucket, &input.key)
+            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
         refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;

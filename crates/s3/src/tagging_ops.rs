@@ -8,6 +8,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::Almacen;
 use crate::error::{s3_err, to_s3};
+use crate::object_ops::version_header;
 
 /// S3's limit on tags per object.
 pub(crate) const MAX_OBJECT_TAGS: usize = 10;
@@ -97,19 +98,20 @@ impl Almacen {
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let input = req.input;
-        self.check_version(input.version_id.as_deref())?;
         let tags = from_dto(input.tagging.tag_set)?;
         validate(&tags, MAX_OBJECT_TAGS, "Object")?;
         let info = self
             .engine
-            .object(&input.bucket, &input.key)
+            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
         self.engine
             .set_object_tags(&info, tags)
             .await
             .map_err(to_s3)?;
-        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+        Ok(S3Response::new(PutObjectTaggingOutput {
+            version_id: version_header(&info.version_id),
+        }))
     }
 
     pub(crate) async fn op_get_object_tagging(
@@ -117,15 +119,14 @@ impl Almacen {
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let input = req.input;
-        self.check_version(input.version_id.as_deref())?;
         let info = self
             .engine
-            .object(&input.bucket, &input.key)
+            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(GetObjectTaggingOutput {
+            version_id: version_header(&info.version_id),
             tag_set: to_dto(info.attrs.tags),
-            version_id: None,
         }))
     }
 
@@ -134,10 +135,9 @@ impl Almacen {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let input = req.input;
-        self.check_version(input.version_id.as_deref())?;
         let info = self
             .engine
-            .object(&input.bucket, &input.key)
+            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
         self.engine
