@@ -146,3 +146,40 @@ def test_worker_expires_objects_with_a_short_day(server_factory):
     srv.start()
     assert [r["ID"] for r in srv.client().get_bucket_lifecycle_configuration(Bucket="inventory")["Rules"]] == [
         "DeleteOldVideos", "DeleteOldFrames", "Scratch", "Uploads"]
+
+
+def test_worker_in_a_versioned_bucket(server_factory):
+    """Noncurrent versions expire (keeping the newest one), lone delete
+    markers go, and expiry of a current object leaves a delete marker."""
+    srv = server_factory(extra_env={"ALMACEN_LIFECYCLE_DAY_SECONDS": "1"})
+    s3 = srv.client()
+    s3.create_bucket(Bucket="photos")
+    s3.put_bucket_versioning(Bucket="photos", VersioningConfiguration={"Status": "Enabled"})
+    ids = [s3.put_object(Bucket="photos", Key="customers/p.jpg", Body=f"v{i}".encode())["VersionId"] for i in range(4)]
+    s3.put_object(Bucket="photos", Key="gone/g", Body=b"g")
+    s3.delete_object(Bucket="photos", Key="gone/g")
+    only = [v["VersionId"] for v in s3.list_object_versions(Bucket="photos", Prefix="gone/")["Versions"]]
+    s3.delete_object(Bucket="photos", Key="gone/g", VersionId=only[0])
+    s3.put_object(Bucket="photos", Key="exp/e", Body=b"e")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="photos",
+        LifecycleConfiguration={
+            "Rules": [
+                {"ID": "old-versions", "Status": "Enabled", "Filter": {"Prefix": "customers/"},
+                 "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 1}},
+                {"ID": "markers", "Status": "Enabled", "Filter": {"Prefix": "gone/"},
+                 "Expiration": {"ExpiredObjectDeleteMarker": True}},
+                {"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": "exp/"}, "Expiration": {"Days": 1}},
+            ]
+        },
+    )
+
+    def versions(prefix):
+        r = s3.list_object_versions(Bucket="photos", Prefix=prefix)
+        return [v["VersionId"] for v in r.get("Versions", [])], [m["VersionId"] for m in r.get("DeleteMarkers", [])]
+
+    assert wait_until(lambda: versions("customers/")[0] == [ids[3], ids[2]])
+    assert wait_until(lambda: versions("gone/") == ([], []))
+    assert wait_until(lambda: len(versions("exp/")[1]) == 1)
+    assert len(versions("exp/")[0]) == 1  # the expired object is still a noncurrent version
+    assert s3.get_object(Bucket="photos", Key="customers/p.jpg")["Body"].read() == b"v3"

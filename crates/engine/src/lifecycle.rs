@@ -12,10 +12,15 @@
 //! A lifecycle "day" is 86,400 s unless the operator shortens it for tests
 //! and demos (`ALMACEN_LIFECYCLE_DAY_SECONDS`, like Ceph RGW's debug
 //! interval). Transition rules are stored and returned but not acted on
-//! (there is no second storage tier yet); noncurrent-version rules act once
-//! versioning exists.
+//! (there is no second storage tier yet). In a versioned bucket, expiry of a
+//! current object leaves a delete marker (as S3); NoncurrentVersionExpiration
+//! removes old versions, counting from when each became noncurrent (the
+//! next version's time), and ExpiredObjectDeleteMarker removes markers that
+//! hide nothing.
 
-use almacen_meta::{ListEntry, ListQuery, UploadListQuery, WriteOp};
+use almacen_meta::{
+    ListEntry, ListQuery, UploadListQuery, VersionEntry, VersionListQuery, WriteOp,
+};
 
 use crate::{Engine, EngineError, ObjectAttrs, Tags, now_ms};
 
@@ -209,6 +214,13 @@ impl Engine {
                     if rule.expiration_days.is_some() || rule.expiration_date_ms.is_some() {
                         stats.expired += self.expire_objects(&bucket.name, rule, now).await?;
                     }
+                    if rule.noncurrent_days.is_some()
+                        || rule.newer_noncurrent_versions.is_some()
+                        || rule.expired_object_delete_marker == Some(true)
+                        || (config.versioning.is_some() && rule.expiration_days.is_some())
+                    {
+                        stats.expired += self.expire_versions(&bucket.name, rule, now).await?;
+                    }
                     if rule.abort_incomplete_days.is_some() {
                         stats.aborted += self.abort_stale_uploads(&bucket.name, rule, now).await?;
                     }
@@ -277,6 +289,103 @@ impl Engine {
         }
     }
 
+    /// Noncurrent versions past `NoncurrentDays` (keeping
+    /// `NewerNoncurrentVersions` of them), and delete markers left alone
+    /// with no versions behind them.
+    async fn expire_versions(
+        &self,
+        bucket: &str,
+        rule: &LifecycleRule,
+        now: i64,
+    ) -> Result<usize, EngineError> {
+        let day = self.lifecycle_day_ms;
+        let mut done = 0;
+        let (mut key_marker, mut version_marker) = (None, None);
+        // Per key, newest first: the previous version's mtime (when the next
+        // one became noncurrent) and how many noncurrent versions came so far.
+        let mut prev: Option<(String, i64)> = None;
+        let mut noncurrent_seen = 0usize;
+        // A current delete marker waiting to see whether versions follow it.
+        let mut lone_marker: Option<(String, String)> = None;
+        loop {
+            let page = self
+                .meta
+                .list_versions(
+                    bucket,
+                    VersionListQuery {
+                        prefix: rule.filter.prefix.clone(),
+                        key_marker: key_marker.take(),
+                        version_id_marker: version_marker.take(),
+                        delimiter: None,
+                        max: PAGE,
+                    },
+                )
+                .await?;
+            let mut ops = Vec::new();
+            for entry in &page.entries {
+                let VersionEntry::Version { row, is_latest } = entry else {
+                    continue;
+                };
+                if *is_latest {
+                    if let Some((key, vid)) = lone_marker.take() {
+                        ops.push(delete_version_op(bucket, &key, &vid));
+                    }
+                    noncurrent_seen = 0;
+                    let marker_rule = rule.expired_object_delete_marker == Some(true)
+                        || rule.expiration_days.is_some();
+                    if row.delete_marker && marker_rule {
+                        lone_marker = Some((row.key.clone(), row.version_id.clone()));
+                    }
+                    prev = Some((row.key.clone(), row.mtime_ms));
+                    continue;
+                }
+                if lone_marker.as_ref().is_some_and(|(k, _)| *k == row.key) {
+                    lone_marker = None;
+                }
+                let became_noncurrent = match &prev {
+                    Some((k, t)) if *k == row.key => *t,
+                    _ => row.mtime_ms,
+                };
+                prev = Some((row.key.clone(), row.mtime_ms));
+                let index = noncurrent_seen;
+                noncurrent_seen += 1;
+                let attrs = ObjectAttrs::decode(&row.attrs).unwrap_or_default();
+                if !rule.matches(&row.key, row.size, &attrs.tags) {
+                    continue;
+                }
+                let old_enough = rule.noncurrent_days.is_some_and(|d| {
+                    became_noncurrent.saturating_add(i64::from(d).saturating_mul(day)) <= now
+                });
+                let beyond_kept = rule
+                    .newer_noncurrent_versions
+                    .is_none_or(|n| index >= usize::try_from(n).unwrap_or(0));
+                if old_enough && beyond_kept {
+                    ops.push(delete_version_op(bucket, &row.key, &row.version_id));
+                }
+            }
+            if !page.truncated {
+                if let Some((key, vid)) = lone_marker.take() {
+                    ops.push(delete_version_op(bucket, &key, &vid));
+                }
+            }
+            done += ops.len();
+            if !ops.is_empty() {
+                self.commit(ops).await?;
+            }
+            if !page.truncated {
+                return Ok(done);
+            }
+            match page.entries.last() {
+                Some(VersionEntry::Version { row, .. }) => {
+                    key_marker = Some(row.key.clone());
+                    version_marker = Some(row.version_id.clone());
+                }
+                _ => return Ok(done),
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     async fn abort_stale_uploads(
         &self,
         bucket: &str,
@@ -329,6 +438,14 @@ impl Engine {
             }
             tokio::task::yield_now().await;
         }
+    }
+}
+
+fn delete_version_op(bucket: &str, key: &str, version_id: &str) -> WriteOp {
+    WriteOp::DeleteVersion {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: version_id.to_owned(),
     }
 }
 
