@@ -47,7 +47,13 @@ pub struct Staged {
     pub digests: Digests,
     /// The bytes.
     pub data: StagedData,
+    /// The first bytes (up to [`HEAD_LEN`]), for content sniffing.
+    pub head: Bytes,
 }
+
+/// How many leading bytes [`Staged::head`] keeps: enough to recognize any
+/// common file signature (ISO BMFF brands sit at bytes 8 to 12).
+pub const HEAD_LEN: usize = 64;
 
 impl Drop for Staged {
     fn drop(&mut self) {
@@ -127,10 +133,12 @@ impl BlobStore {
             match body.next().await {
                 None => {
                     let digests = hasher.finish();
+                    let data = buf.freeze();
                     return Ok(Staged {
                         size,
                         digests,
-                        data: StagedData::Inline(buf.freeze()),
+                        head: data.slice(..data.len().min(HEAD_LEN)),
+                        data: StagedData::Inline(data),
                     });
                 }
                 Some(Err(e)) => return Err(BlobError::Body(e)),
@@ -152,6 +160,7 @@ impl BlobStore {
         let tmp = self.tmp.join(&id);
         let mut staged = Staged {
             size,
+            head: Bytes::copy_from_slice(&buf[..buf.len().min(HEAD_LEN)]),
             digests: Digests {
                 md5: [0; 16],
                 checksums: crate::Checksums::default(),

@@ -87,6 +87,9 @@ pub struct BucketConfig {
     /// Lifecycle rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<crate::LifecycleRule>>,
+    /// Upload rules (size and content types per prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_rules: Option<Vec<crate::UploadRule>>,
     /// Versioning, once set (Enabled or Suspended; never back to unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<crate::VersioningStatus>,
@@ -184,6 +187,97 @@ impl Engine {
         tags: Option<crate::Tags>,
     ) -> Result<(), EngineError> {
         self.update_bucket_config(name, |c| c.tags = tags).await
+    }
+
+    /// Sets or removes the bucket's upload rules (validated by the caller).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn set_upload_rules(
+        &self,
+        name: &str,
+        rules: Option<Vec<crate::UploadRule>>,
+    ) -> Result<(), EngineError> {
+        self.update_bucket_config(name, |c| c.upload_rules = rules)
+            .await
+    }
+
+    /// The upload rule that applies to `key` in `bucket`, if any.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn upload_rule(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<crate::UploadRule>, EngineError> {
+        let config = self.bucket_config(bucket).await?;
+        Ok(config
+            .upload_rules
+            .as_deref()
+            .and_then(|r| crate::rule_for(r, key))
+            .cloned())
+    }
+
+    /// What the bucket holds (bytes, objects, versions) and its quota.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn bucket_usage(
+        &self,
+        bucket: &str,
+    ) -> Result<almacen_meta::BucketUsage, EngineError> {
+        self.meta
+            .bucket_usage(bucket)
+            .await?
+            .ok_or(EngineError::NoSuchBucket)
+    }
+
+    /// Sets or removes the bucket's hard quota in bytes. Writes that would
+    /// take the bucket over it fail inside their commit, so nothing is stored.
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn set_bucket_quota(
+        &self,
+        bucket: &str,
+        quota: Option<u64>,
+    ) -> Result<(), EngineError> {
+        self.commit(vec![WriteOp::SetBucketQuota {
+            bucket: bucket.to_owned(),
+            quota,
+        }])
+        .await
+    }
+
+    /// Refuses early an upload of `size` bytes to `key` that cannot fit the
+    /// quota (the commit checks again, exactly).
+    ///
+    /// # Errors
+    /// `QuotaExceeded`, `NoSuchBucket`.
+    pub async fn check_quota(&self, bucket: &str, key: &str, size: u64) -> Result<(), EngineError> {
+        let usage = self.bucket_usage(bucket).await?;
+        let Some(quota) = usage.quota else {
+            return Ok(());
+        };
+        if usage.bytes.saturating_add(size) <= quota {
+            return Ok(());
+        }
+        // Overwriting the "null" version frees its bytes (versioning off or suspended).
+        let freed = match self.meta.get_object(bucket, key).await? {
+            Some(row)
+                if row.version_id == crate::NULL_VERSION
+                    && self.versioning(bucket).await? != Some(crate::VersioningStatus::Enabled) =>
+            {
+                row.size
+            }
+            _ => 0,
+        };
+        if usage.bytes.saturating_sub(freed).saturating_add(size) > quota {
+            Err(EngineError::QuotaExceeded)
+        } else {
+            Ok(())
+        }
     }
 
     /// Read-modify-write of the bucket configuration, one at a time so that

@@ -34,6 +34,16 @@ pub enum EngineError {
         /// Whether the request named this version.
         named: bool,
     },
+    /// The write would take the bucket over its quota.
+    #[error("Bucket quota exceeded: the upload would take the bucket over its quota")]
+    QuotaExceeded,
+    /// An upload is larger than the bucket's upload rule allows.
+    #[error("{0}")]
+    UploadTooLarge(String),
+    /// An upload's type is not allowed by the bucket's upload rule, or its
+    /// bytes are not of its declared type.
+    #[error("{0}")]
+    UploadRefused(String),
     /// A key longer than 1024 bytes.
     #[error("Your key is too long")]
     KeyTooLong,
@@ -98,6 +108,7 @@ impl From<MetaError> for EngineError {
     fn from(e: MetaError) -> Self {
         match e {
             MetaError::NoSuchBucket => Self::NoSuchBucket,
+            MetaError::QuotaExceeded => Self::QuotaExceeded,
             MetaError::BucketExists => Self::BucketAlreadyOwnedByYou,
             MetaError::BucketNotEmpty => Self::BucketNotEmpty,
             MetaError::NoSuchUpload => Self::NoSuchUpload,

@@ -20,6 +20,7 @@ mod lifecycle;
 mod multipart;
 mod names;
 mod object;
+mod upload_rules;
 mod versioning;
 
 use std::path::Path;
@@ -29,8 +30,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use almacen_blob::BlobStore;
 pub use almacen_blob::{Algorithm, ByteStream, ChecksumSet, Checksums, Digests, Staged};
 pub use almacen_meta::{
-    ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery, VersionEntry,
-    VersionListPage, VersionListQuery,
+    BucketUsage, ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery,
+    VersionEntry, VersionListPage, VersionListQuery,
 };
 use almacen_meta::{MetaError, SqliteStore, WriteOp};
 pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, UploadAttrs};
@@ -42,6 +43,7 @@ pub use lifecycle::{
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
 pub use object::{BucketInfo, ObjectInfo, PutCondition};
+pub use upload_rules::{UploadRule, check_declared, rule_for, sniff};
 pub use versioning::{DeleteOutcome, NULL_VERSION, VersioningStatus, validate_version_id};
 
 /// Largest object a single PUT (or copy) may create: 5 GiB, as S3.

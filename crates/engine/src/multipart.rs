@@ -266,6 +266,30 @@ impl Engine {
                 "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {size}"
             )));
         }
+        if let Some(rule) = self.upload_rule(&upload.bucket, &upload.key).await? {
+            // The first bytes of the object are the first bytes of its first part.
+            let first = chosen[0];
+            let head_len = first.size.min(almacen_blob::HEAD_LEN as u64);
+            let mut head = Vec::new();
+            let mut stream = almacen_blob::read_segments(
+                &self.blobs,
+                vec![almacen_blob::Segment {
+                    blob: first.blob.clone(),
+                    size: first.size,
+                }],
+                0,
+                head_len,
+            );
+            while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+                head.extend_from_slice(&chunk.map_err(|e| EngineError::Internal(e.to_string()))?);
+            }
+            crate::upload_rules::check_upload(
+                &rule,
+                upload.attrs.headers.content_type.as_deref(),
+                size,
+                &head,
+            )?;
+        }
         let mut md5 = md5::Md5::new();
         for p in &chosen {
             md5.update(hex::decode(&p.etag).unwrap_or_default());

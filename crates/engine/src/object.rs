@@ -161,6 +161,14 @@ impl Engine {
         validate_key(key)?;
         attrs.headers.check_size()?;
         let version_id = self.version_id_for(bucket).await?;
+        if let Some(rule) = self.upload_rule(bucket, key).await? {
+            crate::upload_rules::check_upload(
+                &rule,
+                attrs.headers.content_type.as_deref(),
+                staged.size,
+                &staged.head,
+            )?;
+        }
         for (a, v) in staged.digests.checksums.iter() {
             if attrs.checksums.get(a).is_none() {
                 attrs.checksums.set(a, Some(v.to_owned()));

@@ -210,6 +210,8 @@ pub const ADMIN_ACTIONS: &[&str] = &[
     "admin:DisableUser",
     "admin:EnableGroup",
     "admin:EnableUser",
+    "admin:GetBucketQuota",
+    "admin:GetBucketUploadRules",
     "admin:GetGroup",
     "admin:GetPolicy",
     "admin:GetUser",
@@ -224,6 +226,8 @@ pub const ADMIN_ACTIONS: &[&str] = &[
     "admin:RemoveUserFromGroup",
     "admin:ServerInfo",
     "admin:ServerTrace",
+    "admin:SetBucketQuota",
+    "admin:SetBucketUploadRules",
     "admin:TopLocksInfo",
     "admin:UpdateServiceAccount",
 ];

@@ -8,6 +8,9 @@ pub enum MetaError {
     /// The bucket named by an op does not exist.
     #[error("no such bucket")]
     NoSuchBucket,
+    /// The write would take the bucket over its quota.
+    #[error("bucket quota exceeded")]
+    QuotaExceeded,
     /// CreateBucket on a name already taken.
     #[error("bucket already exists")]
     BucketExists,

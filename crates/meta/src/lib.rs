@@ -25,7 +25,7 @@ pub use list::{
     VersionListQuery,
 };
 pub use sqlite::SqliteStore;
-pub use types::{BucketRow, Condition, ObjectRow, PartRow, UploadRow, WriteOp};
+pub use types::{BucketRow, BucketUsage, Condition, ObjectRow, PartRow, UploadRow, WriteOp};
 
 /// Metadata access for the engine. Implementations must make every
 /// [`commit`](MetaStore::commit) durable before it returns `Ok`, and atomic:
@@ -41,6 +41,9 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// One bucket by name.
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError>;
+
+    /// What a bucket holds and its quota.
+    async fn bucket_usage(&self, bucket: &str) -> Result<Option<BucketUsage>, MetaError>;
 
     /// Every bucket, sorted by name.
     async fn list_buckets(&self) -> Result<Vec<BucketRow>, MetaError>;

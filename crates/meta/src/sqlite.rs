@@ -24,9 +24,9 @@ use tokio::sync::oneshot;
 
 use crate::list::{common_prefix, prefix_successor};
 use crate::{
-    BucketRow, Condition, ListEntry, ListPage, ListQuery, MetaError, MetaStore, ObjectRow, PartRow,
-    UploadListPage, UploadListQuery, UploadRow, VersionEntry, VersionListPage, VersionListQuery,
-    WriteOp,
+    BucketRow, BucketUsage, Condition, ListEntry, ListPage, ListQuery, MetaError, MetaStore,
+    ObjectRow, PartRow, UploadListPage, UploadListQuery, UploadRow, VersionEntry, VersionListPage,
+    VersionListQuery, WriteOp,
 };
 
 const SCHEMA_VERSION: i64 = 2;
@@ -87,6 +87,13 @@ CREATE TABLE IF NOT EXISTS parts (
     blob TEXT NOT NULL,
     attrs BLOB NOT NULL,
     PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket_usage (
+    bucket TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL,
+    objects INTEGER NOT NULL,
+    versions INTEGER NOT NULL,
+    quota INTEGER
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS config (
     key TEXT PRIMARY KEY,
@@ -164,6 +171,19 @@ impl SqliteStore {
             )?;
         }
         conn.execute_batch(SCHEMA)?;
+        // Usage counters for buckets that have none yet (stores written
+        // before the counters existed): one scan, once.
+        conn.execute_batch(
+            "INSERT INTO bucket_usage (bucket, bytes, objects, versions)
+             SELECT b.name,
+               (SELECT COALESCE(SUM(size), 0) FROM objects o WHERE o.bucket = b.name)
+                 + (SELECT COALESCE(SUM(size), 0) FROM versions v WHERE v.bucket = b.name),
+               (SELECT COUNT(*) FROM objects o WHERE o.bucket = b.name AND o.delete_marker = 0),
+               (SELECT COUNT(*) FROM objects o WHERE o.bucket = b.name)
+                 + (SELECT COUNT(*) FROM versions v WHERE v.bucket = b.name)
+             FROM buckets b
+             WHERE NOT EXISTS (SELECT 1 FROM bucket_usage u WHERE u.bucket = b.name);",
+        )?;
         if version == 0 {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         } else if version > SCHEMA_VERSION {
@@ -320,8 +340,33 @@ fn check_condition(
     }
 }
 
+/// Adjusts the bucket's usage counters.
+fn usage_add(
+    tx: &Connection,
+    bucket: &str,
+    bytes: i64,
+    objects: i64,
+    versions: i64,
+) -> Result<(), MetaError> {
+    tx.prepare_cached(
+        "UPDATE bucket_usage SET bytes = bytes + ?2, objects = objects + ?3, versions = versions + ?4 WHERE bucket = ?1",
+    )?
+    .execute(params![bucket, bytes, objects, versions])?;
+    Ok(())
+}
+
 /// Moves the current version of `key` to the noncurrent versions.
 fn make_noncurrent(tx: &Connection, bucket: &str, key: &str) -> Result<(), MetaError> {
+    let was_object: Option<bool> = tx
+        .query_row(
+            "SELECT delete_marker = 0 FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if was_object == Some(true) {
+        usage_add(tx, bucket, 0, -1, 0)?;
+    }
     tx.execute(
         "INSERT INTO versions (bucket, key, vseq, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, noncurrent_ms)
          SELECT bucket, key, vseq, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, ?3
@@ -343,13 +388,16 @@ fn drop_noncurrent(
     version_id: &str,
 ) -> Result<bool, MetaError> {
     let mut stmt = tx.prepare_cached(
-        "DELETE FROM versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 RETURNING blobs",
+        "DELETE FROM versions WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 RETURNING blobs, size",
     )?;
-    let gone: Vec<String> = stmt
-        .query_map(params![bucket, key.as_bytes(), version_id], |r| r.get(0))?
+    let gone: Vec<(String, i64)> = stmt
+        .query_map(params![bucket, key.as_bytes(), version_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<Result<_, _>>()?;
-    for blobs in &gone {
+    for (blobs, size) in &gone {
         release(tx, blobs)?;
+        usage_add(tx, bucket, -*size, 0, -1)?;
     }
     Ok(!gone.is_empty())
 }
@@ -364,6 +412,14 @@ fn promote_newest(tx: &Connection, bucket: &str, key: &str) -> Result<(), MetaEr
         )
         .optional()?;
     if let Some(vseq) = vseq {
+        let is_object: bool = tx.query_row(
+            "SELECT delete_marker = 0 FROM versions WHERE bucket = ?1 AND key = ?2 AND vseq = ?3",
+            params![bucket, key.as_bytes(), vseq],
+            |r| r.get(0),
+        )?;
+        if is_object {
+            usage_add(tx, bucket, 0, 1, 0)?;
+        }
         tx.execute(
             "INSERT INTO objects (bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, vseq)
              SELECT bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, vseq
@@ -380,18 +436,19 @@ fn promote_newest(tx: &Connection, bucket: &str, key: &str) -> Result<(), MetaEr
 
 /// Writes `row` as the new current version (see [`WriteOp::PutObject`]).
 fn put_object_row(tx: &Connection, row: &ObjectRow) -> Result<(), MetaError> {
-    let current: Option<(String, i64, String)> = tx
+    let current: Option<(String, i64, String, i64, bool)> = tx
         .query_row(
-            "SELECT version_id, vseq, blobs FROM objects WHERE bucket = ?1 AND key = ?2",
+            "SELECT version_id, vseq, blobs, size, delete_marker FROM objects WHERE bucket = ?1 AND key = ?2",
             params![row.bucket, row.key.as_bytes()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let vseq = current.as_ref().map_or(1, |(_, v, _)| v + 1);
+    let vseq = current.as_ref().map_or(1, |(_, v, ..)| v + 1);
     let unversioned = row.version_id == NULL_VERSION;
     match &current {
-        Some((vid, _, blobs)) if unversioned && vid == NULL_VERSION => {
+        Some((vid, _, blobs, size, marker)) if unversioned && vid == NULL_VERSION => {
             release(tx, blobs)?;
+            usage_add(tx, &row.bucket, -size, -i64::from(!*marker), -1)?;
             tx.execute(
                 "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
                 params![row.bucket, row.key.as_bytes()],
@@ -403,6 +460,18 @@ fn put_object_row(tx: &Connection, row: &ObjectRow) -> Result<(), MetaError> {
     if unversioned {
         drop_noncurrent(tx, &row.bucket, &row.key, NULL_VERSION)?;
     }
+    let size = i64::try_from(row.size).unwrap_or(i64::MAX);
+    if !row.delete_marker {
+        let (bytes, quota): (i64, Option<i64>) = tx
+            .prepare_cached("SELECT bytes, quota FROM bucket_usage WHERE bucket = ?1")?
+            .query_row([&row.bucket], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((0, None));
+        if quota.is_some_and(|q| bytes.saturating_add(size) > q) {
+            return Err(MetaError::QuotaExceeded);
+        }
+    }
+    usage_add(tx, &row.bucket, size, i64::from(!row.delete_marker), 1)?;
     tx.execute(
         "INSERT INTO objects (bucket, key, version_id, size, etag, mtime_ms, attrs, inline, blobs, delete_marker, vseq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -430,16 +499,17 @@ fn delete_version(
     key: &str,
     version_id: &str,
 ) -> Result<(), MetaError> {
-    let current: Option<String> = tx
+    let current: Option<(String, i64, bool)> = tx
         .query_row(
-            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 RETURNING blobs",
+            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 RETURNING blobs, size, delete_marker",
             params![bucket, key.as_bytes(), version_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     match current {
-        Some(blobs) => {
+        Some((blobs, size, marker)) => {
             release(tx, &blobs)?;
+            usage_add(tx, bucket, -size, -i64::from(!marker), -1)?;
             promote_newest(tx, bucket, key)?;
         }
         None => {
@@ -459,15 +529,16 @@ fn delete_current(
     match marker {
         Some(m) => put_object_row(tx, m),
         None => {
-            let old: Option<String> = tx
+            let old: Option<(String, i64, bool)> = tx
                 .query_row(
-                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blobs",
+                    "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blobs, size, delete_marker",
                     params![bucket, key.as_bytes()],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            if let Some(old) = old {
+            if let Some((old, size, marker)) = old {
                 release(tx, &old)?;
+                usage_add(tx, bucket, -size, -i64::from(!marker), -1)?;
             }
             Ok(())
         }
@@ -483,6 +554,10 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
             tx.execute(
                 "INSERT INTO buckets (name, created_ms, region, attrs) VALUES (?1, ?2, ?3, ?4)",
                 params![b.name, b.created_ms, b.region, b.attrs],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO bucket_usage (bucket, bytes, objects, versions) VALUES (?1, 0, 0, 0)",
+                [&b.name],
             )?;
         }
         WriteOp::SetBucketAttrs { name, attrs } => {
@@ -511,6 +586,7 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
                 return Err(MetaError::BucketNotEmpty);
             }
             tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
+            tx.execute("DELETE FROM bucket_usage WHERE bucket = ?1", [name])?;
         }
         WriteOp::PutObject { row, condition } => {
             if !bucket_exists(tx, &row.bucket)? {
@@ -686,6 +762,15 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
                 .is_some();
             if still_there {
                 delete_current(tx, bucket, key, marker.as_ref())?;
+            }
+        }
+        WriteOp::SetBucketQuota { bucket, quota } => {
+            let n = tx.execute(
+                "UPDATE bucket_usage SET quota = ?2 WHERE bucket = ?1",
+                params![bucket, quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX))],
+            )?;
+            if n == 0 {
+                return Err(MetaError::NoSuchBucket);
             }
         }
         WriteOp::PutConfig { key, value } => {
@@ -997,6 +1082,28 @@ impl MetaStore for SqliteStore {
                     created_ms: r.get(1)?,
                     region: r.get(2)?,
                     attrs: r.get(3)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn bucket_usage(&self, bucket: &str) -> Result<Option<BucketUsage>, MetaError> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT bytes, objects, versions, quota FROM bucket_usage WHERE bucket = ?1",
+            )?
+            .query_row([&bucket], |r| {
+                let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+                Ok(BucketUsage {
+                    bytes: n(0)?,
+                    objects: n(1)?,
+                    versions: n(2)?,
+                    quota: r
+                        .get::<_, Option<i64>>(3)?
+                        .map(|q| u64::try_from(q).unwrap_or(0)),
                 })
             })
             .optional()?)

@@ -41,6 +41,19 @@ pub struct ObjectRow {
     pub blobs: Vec<String>,
 }
 
+/// What a bucket holds, kept up to date by every write (never by scanning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketUsage {
+    /// Bytes of every version (current and noncurrent).
+    pub bytes: u64,
+    /// Current objects (delete markers not counted).
+    pub objects: u64,
+    /// Versions and delete markers, current or not.
+    pub versions: u64,
+    /// The hard quota in bytes, if set.
+    pub quota: Option<u64>,
+}
+
 /// A multipart upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRow {
@@ -197,6 +210,13 @@ pub enum WriteOp {
         mtime_ms: i64,
         /// In a versioned bucket, the delete marker that replaces it.
         marker: Option<ObjectRow>,
+    },
+    /// Sets or removes the bucket's hard quota in bytes.
+    SetBucketQuota {
+        /// Bucket name.
+        bucket: String,
+        /// The quota; `None` removes it.
+        quota: Option<u64>,
     },
     /// Sets one server configuration entry (IAM users, policies, ...), replacing any.
     PutConfig {

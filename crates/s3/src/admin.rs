@@ -33,16 +33,96 @@ pub const ADMIN_PREFIX: &str = "/minio/almacen/admin/v1/";
 const MAX_BODY: usize = 1 << 20;
 
 /// The admin API route (see the module documentation).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdminRoute {
     iam: Arc<IamStore>,
+    engine: almacen_engine::Engine,
 }
 
 impl AdminRoute {
-    /// The admin API over `iam`.
+    /// The admin API over `iam` and `engine`'s bucket settings.
     #[must_use]
-    pub fn new(iam: Arc<IamStore>) -> Self {
-        Self { iam }
+    pub fn new(iam: Arc<IamStore>, engine: almacen_engine::Engine) -> Self {
+        Self { iam, engine }
+    }
+}
+
+/// Parses a size: a number of bytes, or a string such as `2MiB`, `10 MB`, `512KiB`.
+fn parse_size(v: &serde_json::Value) -> Result<u64> {
+    if let Some(n) = v.as_u64() {
+        return Ok(n);
+    }
+    let s = v
+        .as_str()
+        .ok_or_else(|| bad_request("a size is a number of bytes or a string like \"2MiB\""))?
+        .trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| bad_request(format!("invalid size {s:?}")))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "ki" | "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mi" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "ti" | "tib" => 1024.0_f64.powi(4),
+        other => return Err(bad_request(format!("unknown size unit {other:?}"))),
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok((num * mult).round() as u64)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleBody {
+    #[serde(default)]
+    prefix: String,
+    max_size: Option<serde_json::Value>,
+    #[serde(default)]
+    content_types: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaBody {
+    quota: serde_json::Value,
+}
+
+fn usage_json(u: &almacen_engine::BucketUsage) -> serde_json::Value {
+    json!({
+        "quota": u.quota,
+        "usage": { "bytes": u.bytes, "objects": u.objects, "versions": u.versions },
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesBody {
+    rules: Vec<RuleBody>,
+}
+
+fn engine_err(e: almacen_engine::EngineError) -> Reply {
+    match e {
+        almacen_engine::EngineError::NoSuchBucket => Reply::error(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            "The specified bucket does not exist",
+        ),
+        other => {
+            tracing::error!(error = %other, "admin API: engine error");
+            Reply::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                other.to_string(),
+            )
+        }
     }
 }
 
@@ -335,6 +415,84 @@ impl AdminRoute {
                     )
                     .await?;
                 Ok(Reply::ok(creds))
+            }
+            (&Method::GET, ["buckets", bucket, "upload-rules"]) => {
+                call.require("admin:GetBucketUploadRules")?;
+                let config = self
+                    .engine
+                    .bucket_config(bucket)
+                    .await
+                    .map_err(engine_err)?;
+                Ok(Reply::ok(
+                    json!({ "rules": config.upload_rules.unwrap_or_default() }),
+                ))
+            }
+            (&Method::PUT, ["buckets", bucket, "upload-rules"]) => {
+                call.require("admin:SetBucketUploadRules")?;
+                let b: RulesBody = parse_json(&call.body)?;
+                let mut rules = Vec::with_capacity(b.rules.len());
+                for r in b.rules {
+                    if r.max_size.is_none() && r.content_types.is_empty() {
+                        return Err(bad_request(format!(
+                            "the rule for prefix {:?} limits nothing: give max_size or content_types",
+                            r.prefix
+                        )));
+                    }
+                    if let Some(t) = r.content_types.iter().find(|t| !t.contains('/')) {
+                        return Err(bad_request(format!(
+                            "{t:?} is not a content type (type/subtype)"
+                        )));
+                    }
+                    rules.push(almacen_engine::UploadRule {
+                        prefix: r.prefix,
+                        max_size: r.max_size.as_ref().map(parse_size).transpose()?,
+                        content_types: r.content_types,
+                    });
+                }
+                for (i, r) in rules.iter().enumerate() {
+                    if rules[..i].iter().any(|o| o.prefix == r.prefix) {
+                        return Err(bad_request(format!("two rules for prefix {:?}", r.prefix)));
+                    }
+                }
+                let rules = (!rules.is_empty()).then_some(rules);
+                self.engine
+                    .set_upload_rules(bucket, rules.clone())
+                    .await
+                    .map_err(engine_err)?;
+                Ok(Reply::ok(json!({ "rules": rules.unwrap_or_default() })))
+            }
+            (&Method::DELETE, ["buckets", bucket, "upload-rules"]) => {
+                call.require("admin:SetBucketUploadRules")?;
+                self.engine
+                    .set_upload_rules(bucket, None)
+                    .await
+                    .map_err(engine_err)?;
+                Ok(Reply::ok(json!({ "rules": [] })))
+            }
+            (&Method::GET, ["buckets", bucket, "quota"]) => {
+                call.require("admin:GetBucketQuota")?;
+                let u = self.engine.bucket_usage(bucket).await.map_err(engine_err)?;
+                Ok(Reply::ok(usage_json(&u)))
+            }
+            (&Method::PUT, ["buckets", bucket, "quota"]) => {
+                call.require("admin:SetBucketQuota")?;
+                let b: QuotaBody = parse_json(&call.body)?;
+                let quota = parse_size(&b.quota)?;
+                self.engine
+                    .set_bucket_quota(bucket, Some(quota))
+                    .await
+                    .map_err(engine_err)?;
+                let u = self.engine.bucket_usage(bucket).await.map_err(engine_err)?;
+                Ok(Reply::ok(usage_json(&u)))
+            }
+            (&Method::DELETE, ["buckets", bucket, "quota"]) => {
+                call.require("admin:SetBucketQuota")?;
+                self.engine
+                    .set_bucket_quota(bucket, None)
+                    .await
+                    .map_err(engine_err)?;
+                let u = self.engine.bucket_usage(bucket).await.map_err(engine_err)?;
+                Ok(Reply::ok(usage_json(&u)))
             }
             (_, ["service-accounts", ak, rest @ ..]) => {
                 let info = iam.service_account(ak)?;

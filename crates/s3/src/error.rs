@@ -15,6 +15,16 @@ pub fn to_s3(e: EngineError) -> S3Error {
         EngineError::InvalidBucketName(_) => (C::InvalidBucketName, None),
         EngineError::NoSuchKey => (C::NoSuchKey, None),
         EngineError::NoSuchVersion => (C::NoSuchVersion, None),
+        EngineError::UploadTooLarge(_) => (C::EntityTooLarge, None),
+        // MinIO's code for the same refusal, so clients written for it match.
+        EngineError::QuotaExceeded => (
+            C::Custom("XMinioAdminBucketQuotaExceeded".into()),
+            Some(StatusCode::BAD_REQUEST),
+        ),
+        EngineError::UploadRefused(_) => (
+            C::Custom("UploadRuleViolation".into()),
+            Some(StatusCode::BAD_REQUEST),
+        ),
         EngineError::DeleteMarker { version_id, named } => {
             // GET/HEAD of a key hidden by a delete marker: 404, or 405 when
             // the request named the marker; both say it is a marker.

@@ -114,7 +114,7 @@ pub fn build_service(
     config: &FrontConfig,
 ) -> Result<S3Service, String> {
     let authz = Authz::new(engine.clone(), iam.clone());
-    let mut almacen = Almacen::new(engine, authz.clone(), &config.access_key);
+    let mut almacen = Almacen::new(engine.clone(), authz.clone(), &config.access_key);
     almacen.server_url = config
         .server_url
         .as_ref()
@@ -122,7 +122,7 @@ pub fn build_service(
     let mut b = S3ServiceBuilder::new(almacen);
     b.set_auth(Auth::new(iam.clone()));
     b.set_access(Access::new(authz));
-    b.set_route(admin::AdminRoute::new(iam));
+    b.set_route(admin::AdminRoute::new(iam, engine));
     if !config.domains.is_empty() {
         b.set_host(host::Domains::new(&config.domains));
     }

@@ -137,6 +137,15 @@ impl Almacen {
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
             tags: crate::tagging_ops::from_header(input.tagging.as_deref())?,
         };
+        if let Some(rule) = self
+            .engine
+            .upload_rule(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?
+        {
+            almacen_engine::check_declared(&rule, attrs.headers.content_type.as_deref(), None)
+                .map_err(to_s3)?;
+        }
         let upload_id = self
             .engine
             .create_upload(&input.bucket, &input.key, attrs)

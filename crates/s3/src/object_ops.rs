@@ -225,10 +225,30 @@ impl Almacen {
         {
             return Err(to_s3(EngineError::EntityTooLarge));
         }
-        self.engine
-            .check_bucket(&input.bucket)
+        // Upload rules: refuse by the declared type and length before any
+        // byte is read; the bytes themselves are checked before the commit.
+        let rule = self
+            .engine
+            .upload_rule(&input.bucket, &input.key)
             .await
             .map_err(to_s3)?;
+        if let Some(rule) = &rule {
+            almacen_engine::check_declared(
+                rule,
+                headers.content_type.as_deref(),
+                input.content_length.and_then(|l| u64::try_from(l).ok()),
+            )
+            .map_err(to_s3)?;
+        }
+        if let Some(len) = input.content_length.and_then(|l| u64::try_from(l).ok()) {
+            self.engine
+                .check_quota(&input.bucket, &input.key, len)
+                .await
+                .map_err(to_s3)?;
+        }
+        let limit = rule
+            .and_then(|r| r.max_size)
+            .map_or(MAX_PUT_SIZE, |m| m.min(MAX_PUT_SIZE));
         let staged = self
             .stage_upload(
                 input.body,
@@ -236,7 +256,7 @@ impl Almacen {
                 &expected,
                 &req.headers,
                 req.trailing_headers.as_ref(),
-                MAX_PUT_SIZE,
+                limit,
             )
             .await?;
         let attrs = ObjectAttrs {

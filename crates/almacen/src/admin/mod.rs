@@ -45,6 +45,48 @@ enum AdminCommand {
     /// A bucket's policy: from a file or a canned name.
     #[command(subcommand)]
     BucketPolicy(BucketPolicyCommand),
+    /// A bucket's upload rules and quota.
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BucketCommand {
+    /// Upload rules: per prefix, a maximum size and the allowed content types.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// A hard quota on the bytes a bucket holds.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum RulesCommand {
+    /// Replace the bucket's rules with those of a JSON file:
+    /// `{"rules": [{"prefix": "products/", "max_size": "2MiB", "content_types": ["image/jpeg", "image/png"]}]}`.
+    Set {
+        alias: String,
+        bucket: String,
+        file: PathBuf,
+    },
+    /// Show the bucket's rules.
+    Get { alias: String, bucket: String },
+    /// Remove every rule.
+    Clear { alias: String, bucket: String },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum QuotaCommand {
+    /// Set a hard quota, e.g. `10GiB` or a number of bytes.
+    Set {
+        alias: String,
+        bucket: String,
+        size: String,
+    },
+    /// Show the quota and what the bucket uses.
+    Get { alias: String, bucket: String },
+    /// Remove the quota.
+    Clear { alias: String, bucket: String },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -721,6 +763,41 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 out.show(&v, |_| format!("Removed access key {access_key}"));
             }
         },
+        AdminCommand::Bucket(BucketCommand::Rules(cmd)) => {
+            let (alias, bucket) = match &cmd {
+                RulesCommand::Set { alias, bucket, .. }
+                | RulesCommand::Get { alias, bucket }
+                | RulesCommand::Clear { alias, bucket } => (alias, bucket),
+            };
+            let a = aliases::get(alias)?;
+            let path = format!("/buckets/{}/upload-rules", seg(bucket)?);
+            let v = match &cmd {
+                RulesCommand::Set { file, .. } => {
+                    let doc = read_file(file)?;
+                    call(&a, "PUT", &path, Some(doc.into_bytes())).await?
+                }
+                RulesCommand::Get { .. } => call(&a, "GET", &path, None).await?,
+                RulesCommand::Clear { .. } => call(&a, "DELETE", &path, None).await?,
+            };
+            out.show(&v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+        }
+        AdminCommand::Bucket(BucketCommand::Quota(cmd)) => {
+            let (alias, bucket) = match &cmd {
+                QuotaCommand::Set { alias, bucket, .. }
+                | QuotaCommand::Get { alias, bucket }
+                | QuotaCommand::Clear { alias, bucket } => (alias, bucket),
+            };
+            let a = aliases::get(alias)?;
+            let path = format!("/buckets/{}/quota", seg(bucket)?);
+            let v = match &cmd {
+                QuotaCommand::Set { size, .. } => {
+                    call(&a, "PUT", &path, body(&json!({ "quota": size }))).await?
+                }
+                QuotaCommand::Get { .. } => call(&a, "GET", &path, None).await?,
+                QuotaCommand::Clear { .. } => call(&a, "DELETE", &path, None).await?,
+            };
+            out.show(&v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+        }
         AdminCommand::BucketPolicy(cmd) => match cmd {
             BucketPolicyCommand::Set {
                 alias,
