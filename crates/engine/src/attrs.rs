@@ -152,6 +152,12 @@ pub struct ObjectAttrs {
     /// The object's tags (key, value), in the order they were given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Tags,
+    /// Object-lock retention of this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::Retention>,
+    /// Whether a legal hold protects this version.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 /// Object or bucket tags: (key, value) pairs with distinct keys.
@@ -197,6 +203,12 @@ pub struct UploadAttrs {
     /// The tags for the final object.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Tags,
+    /// Retention for the final object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::Retention>,
+    /// Legal hold for the final object.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 impl UploadAttrs {

@@ -11,12 +11,44 @@ impl Engine {
     /// # Errors
     /// `InvalidBucketName`, `BucketAlreadyOwnedByYou`.
     pub async fn create_bucket(&self, name: &str, region: Option<&str>) -> Result<(), EngineError> {
+        self.create_bucket_with(name, region, BucketConfig::default())
+            .await
+    }
+
+    /// Creates a bucket with object lock on (and so versioning enabled).
+    ///
+    /// # Errors
+    /// As [`Engine::create_bucket`].
+    pub async fn create_locked_bucket(
+        &self,
+        name: &str,
+        region: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let config = BucketConfig {
+            versioning: Some(crate::VersioningStatus::Enabled),
+            object_lock: Some(crate::ObjectLockConfig::default()),
+            ..BucketConfig::default()
+        };
+        self.create_bucket_with(name, region, config).await
+    }
+
+    async fn create_bucket_with(
+        &self,
+        name: &str,
+        region: Option<&str>,
+        config: BucketConfig,
+    ) -> Result<(), EngineError> {
         validate_bucket_name(name)?;
+        let attrs = if config == BucketConfig::default() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&config).map_err(|e| EngineError::Internal(e.to_string()))?
+        };
         self.commit(vec![WriteOp::CreateBucket(BucketRow {
             name: name.to_owned(),
             created_ms: now_ms(),
             region: region.unwrap_or(&self.region).to_owned(),
-            attrs: Vec::new(),
+            attrs,
         })])
         .await
     }
@@ -90,6 +122,9 @@ pub struct BucketConfig {
     /// Upload rules (size and content types per prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_rules: Option<Vec<crate::UploadRule>>,
+    /// Object lock, once enabled (it cannot be turned off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<crate::ObjectLockConfig>,
     /// Versioning, once set (Enabled or Suspended; never back to unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<crate::VersioningStatus>,

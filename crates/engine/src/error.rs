@@ -34,6 +34,12 @@ pub enum EngineError {
         /// Whether the request named this version.
         named: bool,
     },
+    /// Object lock protects the version.
+    #[error("{0}")]
+    ObjectLocked(String),
+    /// The bucket is not in a state that allows this (object lock, versioning).
+    #[error("{0}")]
+    InvalidBucketState(String),
     /// The write would take the bucket over its quota.
     #[error("Bucket quota exceeded: the upload would take the bucket over its quota")]
     QuotaExceeded,

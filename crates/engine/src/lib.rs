@@ -20,6 +20,7 @@ mod lifecycle;
 mod multipart;
 mod names;
 mod object;
+mod object_lock;
 mod upload_rules;
 mod versioning;
 
@@ -43,6 +44,7 @@ pub use lifecycle::{
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
 pub use object::{BucketInfo, ObjectInfo, PutCondition};
+pub use object_lock::{DefaultRetention, LockMode, ObjectLockConfig, Retention, check_removable};
 pub use upload_rules::{UploadRule, check_declared, rule_for, sniff};
 pub use versioning::{DeleteOutcome, NULL_VERSION, VersioningStatus, validate_version_id};
 

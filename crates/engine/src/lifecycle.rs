@@ -359,7 +359,7 @@ impl Engine {
                 let beyond_kept = rule
                     .newer_noncurrent_versions
                     .is_none_or(|n| index >= usize::try_from(n).unwrap_or(0));
-                if old_enough && beyond_kept {
+                if old_enough && beyond_kept && crate::check_removable(&attrs, false).is_ok() {
                     ops.push(delete_version_op(bucket, &row.key, &row.version_id));
                 }
             }

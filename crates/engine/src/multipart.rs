@@ -357,6 +357,9 @@ impl Engine {
         } else {
             Vec::new()
         };
+        let mut retention = upload.attrs.retention;
+        self.apply_lock_defaults(&upload.bucket, &mut retention, upload.attrs.legal_hold)
+            .await?;
         let attrs = ObjectAttrs {
             v: 0,
             headers: upload.attrs.headers.clone(),
@@ -368,6 +371,8 @@ impl Engine {
             upload_id: Some(upload.upload_id.clone()),
             acl: upload.attrs.acl,
             tags: upload.attrs.tags.clone(),
+            retention,
+            legal_hold: upload.attrs.legal_hold,
         };
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),

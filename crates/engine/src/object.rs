@@ -161,6 +161,8 @@ impl Engine {
         validate_key(key)?;
         attrs.headers.check_size()?;
         let version_id = self.version_id_for(bucket).await?;
+        self.apply_lock_defaults(bucket, &mut attrs.retention, attrs.legal_hold)
+            .await?;
         if let Some(rule) = self.upload_rule(bucket, key).await? {
             crate::upload_rules::check_upload(
                 &rule,
@@ -265,7 +267,7 @@ impl Engine {
     }
 
     /// Rewrites the attributes of the object version `info` read.
-    async fn set_object_attrs(
+    pub(crate) async fn set_object_attrs(
         &self,
         info: &ObjectInfo,
         attrs: crate::ObjectAttrs,

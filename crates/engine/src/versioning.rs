@@ -73,6 +73,11 @@ impl Engine {
         bucket: &str,
         status: VersioningStatus,
     ) -> Result<(), EngineError> {
+        if status == VersioningStatus::Suspended && self.object_lock(bucket).await?.is_some() {
+            return Err(EngineError::InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+            ));
+        }
         self.update_bucket_config(bucket, |c| c.versioning = Some(status))
             .await
     }
@@ -188,22 +193,46 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Whether the version is a delete marker, after checking that object
+    /// lock lets it go.
+    async fn check_version_removable(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        bypass_governance: bool,
+    ) -> Result<bool, EngineError> {
+        match self
+            .meta
+            .get_object_version(bucket, key, version_id)
+            .await?
+        {
+            Some(row) if row.delete_marker => Ok(true),
+            Some(row) => {
+                let attrs = crate::ObjectAttrs::decode(&row.attrs)?;
+                crate::check_removable(&attrs, bypass_governance)?;
+                Ok(false)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Removes one version for good; removing a missing one succeeds.
+    /// Object lock may forbid it (see [`crate::check_removable`]).
     ///
     /// # Errors
-    /// `InvalidArgument` for a malformed id, `NoSuchBucket`.
+    /// `InvalidArgument` for a malformed id, `ObjectLocked`, `NoSuchBucket`.
     pub async fn delete_version(
         &self,
         bucket: &str,
         key: &str,
         version_id: &str,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome, EngineError> {
         validate_version_id(version_id)?;
         let was_marker = self
-            .meta
-            .get_object_version(bucket, key, version_id)
-            .await?
-            .is_some_and(|r| r.delete_marker);
+            .check_version_removable(bucket, key, version_id, bypass_governance)
+            .await?;
         self.commit(vec![WriteOp::DeleteVersion {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -225,7 +254,8 @@ impl Engine {
         &self,
         bucket: &str,
         items: &[(String, Option<String>)],
-    ) -> Result<Vec<DeleteOutcome>, EngineError> {
+        bypass_governance: bool,
+    ) -> Result<Vec<Result<DeleteOutcome, EngineError>>, EngineError> {
         let mut ops = Vec::with_capacity(items.len());
         let mut outcomes = Vec::with_capacity(items.len());
         for (key, version) in items {
@@ -233,27 +263,35 @@ impl Engine {
                 None => {
                     let (op, outcome) = self.delete_op(bucket, key).await?;
                     ops.push(op);
-                    outcomes.push(outcome);
+                    outcomes.push(Ok(outcome));
                 }
                 Some(v) => {
-                    let was_marker = self
-                        .meta
-                        .get_object_version(bucket, key, v)
-                        .await?
-                        .is_some_and(|r| r.delete_marker);
+                    let was_marker = match self
+                        .check_version_removable(bucket, key, v, bypass_governance)
+                        .await
+                    {
+                        Ok(m) => m,
+                        Err(e @ EngineError::ObjectLocked(_)) => {
+                            outcomes.push(Err(e));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
                     ops.push(WriteOp::DeleteVersion {
                         bucket: bucket.to_owned(),
                         key: key.clone(),
                         version_id: v.clone(),
                     });
-                    outcomes.push(DeleteOutcome {
+                    outcomes.push(Ok(DeleteOutcome {
                         version_id: Some(v.clone()),
                         delete_marker: was_marker,
-                    });
+                    }));
                 }
             }
         }
-        self.commit(ops).await?;
+        if !ops.is_empty() {
+            self.commit(ops).await?;
+        }
         Ok(outcomes)
     }
 

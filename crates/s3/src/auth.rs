@@ -387,6 +387,26 @@ impl S3Access for Access {
                 .check(&caller, "s3:GetObject", &bucket, Some(&key))
                 .await?;
         }
+        // Bypassing GOVERNANCE retention is a permission of its own.
+        let bypass = cx
+            .headers()
+            .get("x-amz-bypass-governance-retention")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        if bypass {
+            let (bucket, key) = match cx.s3_path() {
+                S3Path::Bucket { bucket } => (bucket.to_string(), None),
+                S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
+                S3Path::Root => (String::new(), None),
+            };
+            self.authz
+                .check(
+                    &caller,
+                    "s3:BypassGovernanceRetention",
+                    &bucket,
+                    Some(key.as_deref().unwrap_or("*")),
+                )
+                .await?;
+        }
         cx.extensions_mut().insert(caller);
         Ok(())
     }

@@ -89,11 +89,16 @@ impl Almacen {
             ));
         }
         let acl = crate::acl_ops::canned(input.acl.as_ref().map(BucketCannedACL::as_str))?;
-        match self
-            .engine
-            .create_bucket(&input.bucket, region.as_deref())
-            .await
-        {
+        let created = if input.object_lock_enabled_for_bucket == Some(true) {
+            self.engine
+                .create_locked_bucket(&input.bucket, region.as_deref())
+                .await
+        } else {
+            self.engine
+                .create_bucket(&input.bucket, region.as_deref())
+                .await
+        };
+        match created {
             Ok(()) => {}
             // AWS keeps a legacy rule for us-east-1: re-creating a bucket you
             // own there answers 200 and changes nothing; every other region

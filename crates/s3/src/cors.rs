@@ -206,6 +206,11 @@ impl Cors {
             return;
         };
         allow_origin(h, rule, origin);
+        set(
+            h,
+            "access-control-allow-methods",
+            &rule.allowed_methods.join(", "),
+        );
         if !rule.expose_headers.is_empty() {
             set(
                 h,

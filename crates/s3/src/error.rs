@@ -16,6 +16,8 @@ pub fn to_s3(e: EngineError) -> S3Error {
         EngineError::NoSuchKey => (C::NoSuchKey, None),
         EngineError::NoSuchVersion => (C::NoSuchVersion, None),
         EngineError::UploadTooLarge(_) => (C::EntityTooLarge, None),
+        EngineError::ObjectLocked(_) => (C::AccessDenied, None),
+        EngineError::InvalidBucketState(_) => (C::InvalidBucketState, None),
         // MinIO's code for the same refusal, so clients written for it match.
         EngineError::QuotaExceeded => (
             C::Custom("XMinioAdminBucketQuotaExceeded".into()),

@@ -122,6 +122,11 @@ impl Almacen {
                 "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm.",
             ));
         }
+        let (retention, legal_hold) = crate::object_lock_ops::from_headers(
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )?;
         let attrs = UploadAttrs {
             headers: content_headers(
                 input.content_type,
@@ -136,6 +141,8 @@ impl Almacen {
             checksum_type: ctype,
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
             tags: crate::tagging_ops::from_header(input.tagging.as_deref())?,
+            retention,
+            legal_hold,
         };
         if let Some(rule) = self
             .engine

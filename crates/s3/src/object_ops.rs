@@ -259,11 +259,18 @@ impl Almacen {
                 limit,
             )
             .await?;
+        let (retention, legal_hold) = crate::object_lock_ops::from_headers(
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )?;
         let attrs = ObjectAttrs {
             headers,
             checksum_algorithm: expected.primary,
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
             tags: crate::tagging_ops::from_header(input.tagging.as_deref())?,
+            retention,
+            legal_hold,
             ..Default::default()
         };
         let info = self
@@ -306,6 +313,7 @@ impl Almacen {
             },
         )?;
         let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
+        let lock = crate::object_lock_ops::headers_of(&info);
         let body = self.engine.read(&info, plan.start, plan.len);
         let h = &info.attrs.headers;
         let mut out = GetObjectOutput {
@@ -327,6 +335,9 @@ impl Almacen {
                 .then(|| i32::try_from(info.attrs.tags.len()).unwrap_or(i32::MAX)),
             expiration: self.expiration_of(&input.bucket, &info).await,
             version_id: version_header(&info.version_id),
+            object_lock_mode: lock.0,
+            object_lock_retain_until_date: lock.1,
+            object_lock_legal_hold_status: lock.2,
             ..Default::default()
         };
         if input
@@ -366,6 +377,7 @@ impl Almacen {
             },
         )?;
         let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
+        let lock = crate::object_lock_ops::headers_of(&info);
         let h = &info.attrs.headers;
         let mut out = HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
@@ -381,6 +393,9 @@ impl Almacen {
             cache_control: h.cache_control.clone(),
             expires: h.expires.as_deref().and_then(parse_http_date),
             metadata: metadata_out(h),
+            object_lock_mode: lock.0,
+            object_lock_retain_until_date: lock.1,
+            object_lock_legal_hold_status: lock.2,
             version_id: version_header(&info.version_id),
             expiration: self.expiration_of(&input.bucket, &info).await,
             ..Default::default()
@@ -443,7 +458,12 @@ impl Almacen {
         let outcome = match input.version_id.as_deref() {
             Some(v) => {
                 self.engine
-                    .delete_version(&input.bucket, &input.key, v)
+                    .delete_version(
+                        &input.bucket,
+                        &input.key,
+                        v,
+                        input.bypass_governance_retention.unwrap_or(false),
+                    )
                     .await
             }
             None => self.engine.delete_object(&input.bucket, &input.key).await,
@@ -510,11 +530,28 @@ impl Almacen {
         }
         let outcomes = self
             .engine
-            .delete_objects(&input.bucket, &keys)
+            .delete_objects(
+                &input.bucket,
+                &keys,
+                input.bypass_governance_retention.unwrap_or(false),
+            )
             .await
             .map_err(to_s3)?;
-        if !quiet {
-            for ((key, asked), outcome) in keys.into_iter().zip(outcomes) {
+        for ((key, asked), outcome) in keys.into_iter().zip(outcomes) {
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    let e = to_s3(e);
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_owned()),
+                        key: Some(key),
+                        message: e.message().map(str::to_owned),
+                        version_id: asked,
+                    });
+                    continue;
+                }
+            };
+            if !quiet {
                 // A delete that made a marker names it; one that removed a
                 // version names that version (and whether it was a marker).
                 let made_marker = asked.is_none() && outcome.delete_marker;
@@ -672,11 +709,18 @@ impl Almacen {
             }
         };
         // A copy does not copy the source's ACL: it gets the one requested.
+        let (retention, legal_hold) = crate::object_lock_ops::from_headers(
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )?;
         let attrs = ObjectAttrs {
             headers,
             checksum_algorithm: algorithm,
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
             tags,
+            retention,
+            legal_hold,
             ..Default::default()
         };
         let info = self
