@@ -266,7 +266,12 @@ impl Engine {
                 "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {size}"
             )));
         }
-        if let Some(rule) = self.upload_rule(&upload.bucket, &upload.key).await? {
+        let config = self.bucket_config(&upload.bucket).await?;
+        if let Some(rule) = config
+            .upload_rules
+            .as_deref()
+            .and_then(|r| crate::rule_for(r, &upload.key))
+        {
             // The first bytes of the object are the first bytes of its first part.
             let first = chosen[0];
             let head_len = first.size.min(almacen_blob::HEAD_LEN as u64);
@@ -284,7 +289,7 @@ impl Engine {
                 head.extend_from_slice(&chunk.map_err(|e| EngineError::Internal(e.to_string()))?);
             }
             crate::upload_rules::check_upload(
-                &rule,
+                rule,
                 upload.attrs.headers.content_type.as_deref(),
                 size,
                 &head,
@@ -358,8 +363,7 @@ impl Engine {
             Vec::new()
         };
         let mut retention = upload.attrs.retention;
-        self.apply_lock_defaults(&upload.bucket, &mut retention, upload.attrs.legal_hold)
-            .await?;
+        Self::apply_lock_defaults(&config, &mut retention, upload.attrs.legal_hold)?;
         let attrs = ObjectAttrs {
             v: 0,
             headers: upload.attrs.headers.clone(),
@@ -377,7 +381,7 @@ impl Engine {
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),
             key: upload.key.clone(),
-            version_id: self.version_id_for(&upload.bucket).await?,
+            version_id: Self::version_id_for(&config),
             delete_marker: false,
             size,
             etag,

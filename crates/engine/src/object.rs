@@ -160,12 +160,18 @@ impl Engine {
     ) -> Result<ObjectInfo, EngineError> {
         validate_key(key)?;
         attrs.headers.check_size()?;
-        let version_id = self.version_id_for(bucket).await?;
-        self.apply_lock_defaults(bucket, &mut attrs.retention, attrs.legal_hold)
-            .await?;
-        if let Some(rule) = self.upload_rule(bucket, key).await? {
+        // One read of the bucket's configuration decides the version id, the
+        // lock defaults and the upload rule.
+        let config = self.bucket_config(bucket).await?;
+        let version_id = Self::version_id_for(&config);
+        Self::apply_lock_defaults(&config, &mut attrs.retention, attrs.legal_hold)?;
+        if let Some(rule) = config
+            .upload_rules
+            .as_deref()
+            .and_then(|r| crate::rule_for(r, key))
+        {
             crate::upload_rules::check_upload(
-                &rule,
+                rule,
                 attrs.headers.content_type.as_deref(),
                 staged.size,
                 &staged.head,

@@ -165,21 +165,20 @@ impl Engine {
     /// set one; refuses lock settings on a bucket without object lock.
     ///
     /// # Errors
-    /// `InvalidRequest`, `NoSuchBucket`.
-    pub(crate) async fn apply_lock_defaults(
-        &self,
-        bucket: &str,
+    /// `InvalidRequest`.
+    pub(crate) fn apply_lock_defaults(
+        config: &crate::BucketConfig,
         retention: &mut Option<Retention>,
         legal_hold: bool,
     ) -> Result<(), EngineError> {
-        match self.object_lock(bucket).await? {
+        match config.object_lock {
             None if retention.is_some() || legal_hold => Err(EngineError::InvalidRequest(
                 "Bucket is missing Object Lock Configuration".into(),
             )),
             None => Ok(()),
-            Some(config) => {
+            Some(lock) => {
                 if retention.is_none()
-                    && let Some(d) = config.default_retention
+                    && let Some(d) = lock.default_retention
                 {
                     *retention = Some(d.retention_at(now_ms()));
                 }

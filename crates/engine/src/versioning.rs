@@ -82,12 +82,12 @@ impl Engine {
             .await
     }
 
-    /// The version id a new write to `bucket` gets.
-    pub(crate) async fn version_id_for(&self, bucket: &str) -> Result<String, EngineError> {
-        Ok(match self.versioning(bucket).await? {
+    /// The version id a new write to a bucket with `config` gets.
+    pub(crate) fn version_id_for(config: &crate::BucketConfig) -> String {
+        match config.versioning {
             Some(VersioningStatus::Enabled) => new_version_id(),
             _ => NULL_VERSION.to_owned(),
-        })
+        }
     }
 
     /// One named version of an object.
