@@ -99,6 +99,14 @@ pub fn to_s3(e: EngineError) -> S3Error {
     err
 }
 
+/// S3's MalformedXML, for bodies that parse but break the schema.
+pub fn malformed_xml() -> S3Error {
+    s3_err(
+        S3ErrorCode::MalformedXML,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
 /// Shorthand for an S3 error with a message.
 pub fn s3_err(code: S3ErrorCode, msg: impl Into<String>) -> S3Error {
     S3Error::with_message(code, msg.into())

@@ -7,26 +7,14 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::Almacen;
-use crate::convert::ts;
-use crate::error::{s3_err, to_s3};
+use crate::convert::{ms, ts};
+use crate::error::{malformed_xml, s3_err, to_s3};
 
 /// S3's limit on rules per configuration.
 const MAX_RULES: usize = 1000;
 
-fn malformed() -> S3Error {
-    s3_err(
-        S3ErrorCode::MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema",
-    )
-}
-
 fn invalid_argument(msg: impl Into<String>) -> S3Error {
     s3_err(S3ErrorCode::InvalidArgument, msg)
-}
-
-fn ms(t: &Timestamp) -> i64 {
-    let t: time::OffsetDateTime = t.clone().into();
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn positive(days: Option<i32>, what: &str) -> S3Result<()> {
@@ -49,7 +37,7 @@ fn tags_of(set: Option<TagSet>) -> S3Result<Tags> {
         .map(|t| {
             t.key
                 .map(|k| (k, t.value.unwrap_or_default()))
-                .ok_or_else(malformed)
+                .ok_or_else(malformed_xml)
         })
         .collect()
 }
@@ -59,7 +47,7 @@ fn filter_from_dto(
     f: Option<LifecycleRuleFilter>,
 ) -> S3Result<LifecycleFilter> {
     match (rule_prefix, f) {
-        (Some(_), Some(_)) => Err(malformed()),
+        (Some(_), Some(_)) => Err(malformed_xml()),
         (Some(prefix), None) => Ok(LifecycleFilter {
             prefix,
             shape: FilterShape::TopLevelPrefix,
@@ -74,7 +62,7 @@ fn filter_from_dto(
                 + usize::from(f.and.is_some());
             if given > 1 {
                 // Several conditions must be combined with <And>.
-                return Err(malformed());
+                return Err(malformed_xml());
             }
             if let Some(and) = f.and {
                 return Ok(LifecycleFilter {
@@ -100,7 +88,7 @@ fn rule_from_dto(r: LifecycleRule_, n: usize) -> S3Result<LifecycleRule> {
     let enabled = match r.status.as_str() {
         "Enabled" => true,
         "Disabled" => false,
-        _ => return Err(malformed()),
+        _ => return Err(malformed_xml()),
     };
     let id = r.id.unwrap_or_else(|| format!("rule-{n}"));
     if id.len() > 255 {
@@ -112,10 +100,10 @@ fn rule_from_dto(r: LifecycleRule_, n: usize) -> S3Result<LifecycleRule> {
     let (mut days, mut date, mut marker) = (None, None, None);
     if let Some(e) = r.expiration {
         if e.days.is_some() && e.date.is_some() {
-            return Err(malformed());
+            return Err(malformed_xml());
         }
         if e.expired_object_delete_marker.is_some() && (e.days.is_some() || e.date.is_some()) {
-            return Err(malformed());
+            return Err(malformed_xml());
         }
         positive(e.days, "Days")?;
         if let Some(d) = &e.date {
@@ -321,9 +309,12 @@ impl Almacen {
         req: S3Request<PutBucketLifecycleConfigurationInput>,
     ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
         let input = req.input;
-        let rules = input.lifecycle_configuration.ok_or_else(malformed)?.rules;
+        let rules = input
+            .lifecycle_configuration
+            .ok_or_else(malformed_xml)?
+            .rules;
         if rules.is_empty() || rules.len() > MAX_RULES {
-            return Err(malformed());
+            return Err(malformed_xml());
         }
         let rules = rules
             .into_iter()

@@ -4,24 +4,17 @@
 
 use almacen_engine::{DefaultRetention, LockMode, ObjectInfo, ObjectLockConfig, Retention};
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::Almacen;
-use crate::convert::ts;
-use crate::error::{s3_err, to_s3};
-
-fn malformed() -> S3Error {
-    s3_err(
-        S3ErrorCode::MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema",
-    )
-}
+use crate::convert::{ms, ts};
+use crate::error::{malformed_xml, s3_err, to_s3};
 
 fn mode_from(s: &str) -> S3Result<LockMode> {
     match s {
         "GOVERNANCE" => Ok(LockMode::Governance),
         "COMPLIANCE" => Ok(LockMode::Compliance),
-        _ => Err(malformed()),
+        _ => Err(malformed_xml()),
     }
 }
 
@@ -32,13 +25,8 @@ fn mode_name(m: LockMode) -> &'static str {
     }
 }
 
-fn ms(t: &Timestamp) -> i64 {
-    let t: time::OffsetDateTime = t.clone().into();
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    ms(&Timestamp::from(time::OffsetDateTime::now_utc()))
 }
 
 /// The retention and legal hold an upload asks for in its headers.
@@ -103,26 +91,40 @@ pub(crate) fn headers_of(
 }
 
 impl Almacen {
+    /// The version a retention or legal-hold call names, in a lock bucket.
+    async fn locked_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<ObjectInfo> {
+        self.engine.require_lock(bucket).await.map_err(to_s3)?;
+        self.engine
+            .object_at(bucket, key, version_id)
+            .await
+            .map_err(to_s3)
+    }
+
     pub(crate) async fn op_put_object_lock_configuration(
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
         let input = req.input;
-        let conf = input.object_lock_configuration.ok_or_else(malformed)?;
+        let conf = input.object_lock_configuration.ok_or_else(malformed_xml)?;
         if conf
             .object_lock_enabled
             .as_ref()
             .map(ObjectLockEnabled::as_str)
             != Some("Enabled")
         {
-            return Err(malformed());
+            return Err(malformed_xml());
         }
         let default_retention = match conf.rule.and_then(|r| r.default_retention) {
             None => None,
             Some(d) => {
                 let mode = mode_from(d.mode.as_ref().map_or("", ObjectLockRetentionMode::as_str))?;
                 match (d.days, d.years) {
-                    (Some(_), Some(_)) | (None, None) => return Err(malformed()),
+                    (Some(_), Some(_)) | (None, None) => return Err(malformed_xml()),
                     (Some(n), None) | (None, Some(n)) if n <= 0 => {
                         return Err(s3_err(
                             S3ErrorCode::InvalidArgument,
@@ -179,10 +181,6 @@ impl Almacen {
         req: S3Request<PutObjectRetentionInput>,
     ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
         let input = req.input;
-        self.engine
-            .require_lock(&input.bucket)
-            .await
-            .map_err(to_s3)?;
         let retention = match input.retention {
             None => None,
             Some(r) => match (r.mode, r.retain_until_date) {
@@ -200,14 +198,12 @@ impl Almacen {
                         until_ms,
                     })
                 }
-                _ => return Err(malformed()),
+                _ => return Err(malformed_xml()),
             },
         };
         let info = self
-            .engine
-            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
-            .await
-            .map_err(to_s3)?;
+            .locked_version(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
         self.engine
             .set_retention(
                 &info,
@@ -224,15 +220,9 @@ impl Almacen {
         req: S3Request<GetObjectRetentionInput>,
     ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
         let input = req.input;
-        self.engine
-            .require_lock(&input.bucket)
-            .await
-            .map_err(to_s3)?;
         let info = self
-            .engine
-            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
-            .await
-            .map_err(to_s3)?;
+            .locked_version(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
         let r = info.attrs.retention.ok_or_else(|| {
             s3_err(
                 S3ErrorCode::NoSuchObjectLockConfiguration,
@@ -252,10 +242,6 @@ impl Almacen {
         req: S3Request<PutObjectLegalHoldInput>,
     ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
         let input = req.input;
-        self.engine
-            .require_lock(&input.bucket)
-            .await
-            .map_err(to_s3)?;
         let on = match input
             .legal_hold
             .and_then(|h| h.status)
@@ -264,13 +250,11 @@ impl Almacen {
         {
             Some("ON") => true,
             Some("OFF") => false,
-            _ => return Err(malformed()),
+            _ => return Err(malformed_xml()),
         };
         let info = self
-            .engine
-            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
-            .await
-            .map_err(to_s3)?;
+            .locked_version(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
         self.engine.set_legal_hold(&info, on).await.map_err(to_s3)?;
         Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
     }
@@ -280,15 +264,9 @@ impl Almacen {
         req: S3Request<GetObjectLegalHoldInput>,
     ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
         let input = req.input;
-        self.engine
-            .require_lock(&input.bucket)
-            .await
-            .map_err(to_s3)?;
         let info = self
-            .engine
-            .object_at(&input.bucket, &input.key, input.version_id.as_deref())
-            .await
-            .map_err(to_s3)?;
+            .locked_version(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
         Ok(S3Response::new(GetObjectLegalHoldOutput {
             legal_hold: Some(ObjectLockLegalHold {
                 status: Some(ObjectLockLegalHoldStatus::from(
