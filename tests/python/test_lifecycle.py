@@ -2,6 +2,10 @@
 it, with a shortened lifecycle day (ALMACEN_LIFECYCLE_DAY_SECONDS)."""
 
 import datetime
+import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -30,6 +34,27 @@ def test_seed_000_rules_round_trip(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.get_bucket_lifecycle_configuration(Bucket=bucket)
     assert error_code(e.value) == "NoSuchLifecycleConfiguration"
+
+
+def aws_cli(server, *args):
+    """Runs the real aws cli (v1, from pip) against the server."""
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=server.access_key, AWS_SECRET_ACCESS_KEY=server.secret_key,
+               AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_EC2_METADATA_DISABLED="true")
+    return subprocess.run([sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_seed_000_rules_through_the_aws_cli(server, bucket, tmp_path):
+    """Seed 000 sends its rules with `aws s3api put-bucket-lifecycle-configuration`."""
+    f = tmp_path / "lifecycle.json"
+    f.write_text(json.dumps(SEED_000))
+    put = aws_cli(server, "s3api", "put-bucket-lifecycle-configuration", "--bucket", bucket,
+                  "--lifecycle-configuration", f"file://{f}")
+    assert put.returncode == 0, put.stderr
+    got = aws_cli(server, "s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["Rules"] == SEED_000["Rules"]
 
 
 def test_other_rule_shapes_round_trip(s3, bucket):
