@@ -129,3 +129,12 @@ def test_default_can_be_narrowed_or_turned_off(server_factory):
     r = preflight(srv, "/narrow/k", "https://app.example.com", "PUT")
     assert r.status_code == 403
     assert "CORS is not enabled" in r.text
+
+
+def test_actual_request_matched_on_its_request_method_header(server, s3, bucket):
+    """S3 matches an actual request on Access-Control-Request-Method when sent."""
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{"AllowedOrigins": [APP], "AllowedMethods": ["GET"]}]})
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60)
+    r = requests.put(url, data=b"x", headers={"Origin": APP, "Access-Control-Request-Method": "GET"}, timeout=30)
+    assert r.headers.get("Access-Control-Allow-Origin") == APP
+    assert r.headers.get("Access-Control-Allow-Methods") == "GET"

@@ -89,10 +89,13 @@ def test_other_rule_shapes_round_trip(s3, bucket):
         ({"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""},
           "Expiration": {"Date": datetime.datetime(2030, 1, 1, 12, tzinfo=datetime.timezone.utc)}}, "InvalidArgument"),
         ({"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""}}, "InvalidRequest"),
+        ({"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""},
+          "Transitions": [{"Date": datetime.datetime(2030, 1, 1, 12, tzinfo=datetime.timezone.utc), "StorageClass": "GLACIER"}]},
+         "InvalidArgument"),
         ({"ID": "x", "Status": "Enabled", "Filter": {"Tag": {"Key": "a", "Value": "b"}},
           "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}, "InvalidRequest"),
     ],
-    ids=["bad-status", "zero-days", "long-id", "date-not-midnight", "no-action", "abort-with-tag"],
+    ids=["bad-status", "zero-days", "long-id", "date-not-midnight", "no-action", "transition-date", "abort-with-tag"],
 )
 def test_invalid_rules(s3, bucket, rule, code):
     with pytest.raises(ClientError) as e:

@@ -46,7 +46,7 @@ def test_lock_bucket_is_versioned_and_configurable(s3, locked, bucket):
     bad = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 0}}}
     with pytest.raises(ClientError) as e:
         s3.put_object_lock_configuration(Bucket=locked, ObjectLockConfiguration=bad)
-    assert error_code(e.value) == "InvalidArgument"
+    assert error_code(e.value) == "InvalidRetentionPeriod"
 
 
 def test_default_retention_applies(s3, locked):
@@ -107,3 +107,12 @@ def test_lock_settings_need_a_lock_bucket(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.put_object_legal_hold(Bucket=bucket, Key="k", LegalHold={"Status": "ON"})
     assert error_code(e.value) == "InvalidRequest"
+
+
+def test_governance_to_compliance_needs_the_bypass(s3, locked):
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    v = s3.put_object(Bucket=locked, Key="m", Body=b"m", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until)["VersionId"]
+    denied(s3.put_object_retention, Bucket=locked, Key="m", Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+    s3.put_object_retention(Bucket=locked, Key="m", Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until},
+                            BypassGovernanceRetention=True)
+    denied(s3.delete_object, Bucket=locked, Key="m", VersionId=v, BypassGovernanceRetention=True)

@@ -99,3 +99,9 @@ def test_bucket_tagging(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.get_bucket_tagging(Bucket=bucket)
     assert error_code(e.value) == "NoSuchTagSet"
+
+
+def test_head_shows_the_count_and_tags_list_sorted(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="zeta=1&alpha=2&mid")
+    assert s3.head_object(Bucket=bucket, Key="k")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "3"
+    assert [t["Key"] for t in s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"]] == ["alpha", "mid", "zeta"]

@@ -109,9 +109,10 @@ impl Engine {
             .await
     }
 
-    /// Changes a version's retention. Extending is always allowed; shortening
-    /// or removing GOVERNANCE needs `bypass_governance`; COMPLIANCE cannot be
-    /// shortened, removed or changed to GOVERNANCE.
+    /// Changes a version's retention. Extending in the same mode is always
+    /// allowed; any other change of GOVERNANCE (shorter, removed, or turned
+    /// into COMPLIANCE) needs `bypass_governance`, as on S3; COMPLIANCE
+    /// cannot be shortened, removed or changed.
     ///
     /// # Errors
     /// `ObjectLocked`, `InvalidRequest` (bucket without object lock),
@@ -131,12 +132,7 @@ impl Engine {
                 Some(new) => new.until_ms < current.until_ms || new.mode != current.mode,
             };
             if weaker {
-                let allowed = current.mode == LockMode::Governance && bypass_governance
-                    || retention.is_some_and(|n| {
-                        current.mode == LockMode::Governance
-                            && n.mode == LockMode::Compliance
-                            && n.until_ms >= current.until_ms
-                    });
+                let allowed = current.mode == LockMode::Governance && bypass_governance;
                 if !allowed {
                     return Err(EngineError::ObjectLocked(
                         "The retention of this object version cannot be shortened or weakened"

@@ -100,13 +100,17 @@ impl Front {
             .get(http::header::ORIGIN)
             .and_then(|o| o.to_str().ok())
             .map(|o| {
-                (
-                    o.to_owned(),
-                    req.method().clone(),
-                    self.cors.bucket_of(&req),
-                )
+                // The rule is matched on Access-Control-Request-Method when a
+                // client sends it on an actual request, as S3 does.
+                let method = req
+                    .headers()
+                    .get("access-control-request-method")
+                    .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+                    .unwrap_or_else(|| req.method().clone());
+                (o.to_owned(), method, self.cors.bucket_of(&req))
             });
-        let mut resp = if req.method() == Method::OPTIONS {
+        let is_options = req.method() == Method::OPTIONS;
+        let mut resp = if is_options {
             self.cors.preflight(&self.engine, &req).await
         } else {
             match self.health(&req).await {
@@ -120,7 +124,7 @@ impl Front {
             }
         };
         if let Some((origin, method, bucket)) = cors_origin
-            && method != Method::OPTIONS
+            && !is_options
         {
             self.cors
                 .decorate(&self.engine, bucket.as_deref(), &origin, &method, &mut resp)

@@ -137,6 +137,19 @@ fn rule_from_dto(r: LifecycleRule_, n: usize) -> S3Result<LifecycleRule> {
             "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
         ));
     }
+    for t in r.transitions.iter().flatten() {
+        if t.date
+            .as_ref()
+            .is_some_and(|d| ms(d).rem_euclid(86_400_000) != 0)
+        {
+            return Err(invalid_argument("'Date' must be at midnight GMT"));
+        }
+        if t.days.is_some_and(|d| d < 0) {
+            return Err(invalid_argument(
+                "'Days' for Transition action must be a positive integer",
+            ));
+        }
+    }
     let transitions: Vec<LifecycleTransition> = r
         .transitions
         .unwrap_or_default()

@@ -127,7 +127,7 @@ impl Almacen {
                     (Some(_), Some(_)) | (None, None) => return Err(malformed_xml()),
                     (Some(n), None) | (None, Some(n)) if n <= 0 => {
                         return Err(s3_err(
-                            S3ErrorCode::InvalidArgument,
+                            S3ErrorCode::Custom("InvalidRetentionPeriod".into()),
                             "Default retention period must be a positive integer value.",
                         ));
                     }

@@ -414,6 +414,13 @@ impl Almacen {
             }
         }
         let mut resp = S3Response::new(out);
+        // HeadObjectOutput has no tag count; S3 sends it on HEAD as on GET.
+        if !info.attrs.tags.is_empty() {
+            resp.headers.insert(
+                "x-amz-tagging-count",
+                http::HeaderValue::from(info.attrs.tags.len()),
+            );
+        }
         // Response overrides apply to HEAD too.
         for (name, v) in [
             (http::header::CONTENT_TYPE, input.response_content_type),

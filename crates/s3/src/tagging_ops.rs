@@ -83,7 +83,9 @@ fn from_dto(set: TagSet) -> S3Result<Tags> {
         .collect()
 }
 
-fn to_dto(tags: Tags) -> TagSet {
+/// Tags as S3 lists them: sorted by key.
+fn to_dto(mut tags: Tags) -> TagSet {
+    tags.sort();
     tags.into_iter()
         .map(|(k, v)| Tag {
             key: Some(k),
