@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub cors_allow_origin: Vec<String>,
     /// A shortened lifecycle day, for tests and demos.
     pub lifecycle_day_seconds: Option<u64>,
+    /// Metrics readable without a token (`MINIO_PROMETHEUS_AUTH_TYPE=public`).
+    pub prometheus_public: bool,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -128,6 +130,11 @@ impl ServerConfig {
             })?),
         };
         Ok(Self {
+            prometheus_public: env_any(&[
+                "ALMACEN_PROMETHEUS_AUTH_TYPE",
+                "MINIO_PROMETHEUS_AUTH_TYPE",
+            ])
+            .is_some_and(|v| v.eq_ignore_ascii_case("public")),
             lifecycle_day_seconds,
             data_dir: args.data_dir,
             address,

@@ -54,9 +54,15 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("cannot load users and policies: {e}"))?;
+    let iam = std::sync::Arc::new(iam);
+    let metrics = std::sync::Arc::new(almacen_s3::metrics::Metrics::new(
+        engine.clone(),
+        iam.clone(),
+        cfg.prometheus_public,
+    ));
     let s3 = almacen_s3::build_service(
         engine.clone(),
-        std::sync::Arc::new(iam),
+        iam,
         &FrontConfig {
             access_key: cfg.access_key.clone(),
             domains: cfg.domains.clone(),
@@ -65,7 +71,7 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
-    let front = Front::new(s3, engine.clone(), cors);
+    let front = Front::new(s3, engine.clone(), cors).with_metrics(metrics);
 
     let listener = TcpListener::bind(cfg.address)
         .await

@@ -18,4 +18,4 @@ mod store;
 pub use checksum::{Algorithm, ChecksumSet, Checksums, Digests, Hasher};
 pub use error::BlobError;
 pub use read::{ByteStream, Segment, read_segments};
-pub use store::{BlobStore, HEAD_LEN, Staged, StagedData};
+pub use store::{BlobStore, DiskStats, HEAD_LEN, Staged, StagedData};

@@ -22,6 +22,29 @@ pub struct BlobStore {
     tmp: PathBuf,
 }
 
+/// Space on the file system that holds the data folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskStats {
+    /// Size of the file system in bytes.
+    pub total: u64,
+    /// Bytes free for unprivileged writers (what uploads can use).
+    pub available: u64,
+}
+
+impl BlobStore {
+    /// Space on the data folder's file system, for metrics and readiness.
+    ///
+    /// # Errors
+    /// The file system cannot be queried.
+    pub fn disk_stats(&self) -> std::io::Result<DiskStats> {
+        let st = rustix::fs::statvfs(&self.blobs).map_err(std::io::Error::from)?;
+        Ok(DiskStats {
+            total: st.f_blocks.saturating_mul(st.f_frsize),
+            available: st.f_bavail.saturating_mul(st.f_frsize),
+        })
+    }
+}
+
 /// Where staged bytes are.
 #[derive(Debug)]
 pub enum StagedData {

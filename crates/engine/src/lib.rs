@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use almacen_blob::BlobStore;
-pub use almacen_blob::{Algorithm, ByteStream, ChecksumSet, Checksums, Digests, Staged};
+pub use almacen_blob::{Algorithm, ByteStream, ChecksumSet, Checksums, Digests, DiskStats, Staged};
 pub use almacen_meta::{
     BucketUsage, ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery,
     VersionEntry, VersionListPage, VersionListQuery,
@@ -39,7 +39,8 @@ pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, Uplo
 pub use bucket::{BucketConfig, CorsRule};
 pub use error::EngineError;
 pub use lifecycle::{
-    FilterShape, LifecycleFilter, LifecycleRule, LifecycleStats, Transition as LifecycleTransition,
+    FilterShape, LifecycleFilter, LifecycleRule, LifecycleStats, LifecycleTotals,
+    Transition as LifecycleTransition,
 };
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
@@ -67,6 +68,8 @@ pub struct Engine {
     config_lock: Arc<tokio::sync::Mutex<()>>,
     /// How long a lifecycle "day" is (shortened for tests and demos).
     lifecycle_day_ms: i64,
+    /// What lifecycle passes did since start, for metrics.
+    lifecycle_totals: Arc<lifecycle::LifecycleTotals>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -101,7 +104,26 @@ impl Engine {
             region: region.to_owned(),
             config_lock: Arc::new(tokio::sync::Mutex::new(())),
             lifecycle_day_ms: lifecycle::DAY_MS,
+            lifecycle_totals: Arc::default(),
         }
+    }
+
+    /// Space on the data folder's file system.
+    ///
+    /// # Errors
+    /// The file system cannot be queried.
+    pub fn disk_stats(&self) -> Result<DiskStats, EngineError> {
+        self.blobs
+            .disk_stats()
+            .map_err(|e| EngineError::Internal(format!("statvfs: {e}")))
+    }
+
+    /// Multipart uploads in progress in `bucket`.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn uploads_in_progress(&self, bucket: &str) -> Result<u64, EngineError> {
+        Ok(self.meta.count_uploads(bucket).await?)
     }
 
     /// The metadata store, for features that keep their own configuration

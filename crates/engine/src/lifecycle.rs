@@ -150,6 +150,15 @@ pub struct LifecycleStats {
     pub aborted: usize,
 }
 
+/// Running totals of lifecycle actions since the server started.
+#[derive(Debug, Default)]
+pub struct LifecycleTotals {
+    /// Objects and versions expired.
+    pub expired: std::sync::atomic::AtomicU64,
+    /// Multipart uploads aborted.
+    pub aborted: std::sync::atomic::AtomicU64,
+}
+
 const PAGE: usize = 1000;
 
 impl Engine {
@@ -157,6 +166,12 @@ impl Engine {
     #[must_use]
     pub fn lifecycle_day_ms(&self) -> i64 {
         self.lifecycle_day_ms
+    }
+
+    /// What lifecycle passes did since start.
+    #[must_use]
+    pub fn lifecycle_totals(&self) -> &LifecycleTotals {
+        &self.lifecycle_totals
     }
 
     /// Shortens (or restores) the lifecycle day, for tests and demos.
@@ -232,6 +247,13 @@ impl Engine {
                 }
             }
         }
+        use std::sync::atomic::Ordering::Relaxed;
+        self.lifecycle_totals
+            .expired
+            .fetch_add(stats.expired as u64, Relaxed);
+        self.lifecycle_totals
+            .aborted
+            .fetch_add(stats.aborted as u64, Relaxed);
         Ok(stats)
     }
 

@@ -42,6 +42,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// One bucket by name.
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError>;
 
+    /// How many multipart uploads are in progress in `bucket`.
+    async fn count_uploads(&self, bucket: &str) -> Result<u64, MetaError>;
+
     /// What a bucket holds and its quota.
     async fn bucket_usage(&self, bucket: &str) -> Result<Option<BucketUsage>, MetaError>;
 

@@ -1089,6 +1089,17 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    async fn count_uploads(&self, bucket: &str) -> Result<u64, MetaError> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM uploads WHERE bucket = ?1")?
+                .query_row([&bucket], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn bucket_usage(&self, bucket: &str) -> Result<Option<BucketUsage>, MetaError> {
         let bucket = bucket.to_owned();
         self.read(move |c| {

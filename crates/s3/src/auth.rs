@@ -348,6 +348,10 @@ impl S3Access for Access {
         let caller = Caller { identity, context };
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
+        // Tell the front which operation this is, for metrics and the audit log.
+        if let Some(slot) = cx.extensions_mut().get::<crate::metrics::ApiSlot>() {
+            let _ = slot.0.set(op.to_owned());
+        }
         let mut action = actions::action(op);
         if cx
             .uri()

@@ -37,6 +37,7 @@ pub struct Front {
     s3: S3Service,
     engine: Engine,
     cors: crate::cors::Cors,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     peer: Option<std::net::SocketAddr>,
 }
 
@@ -49,7 +50,17 @@ impl Front {
             s3,
             engine,
             cors,
+            metrics: None,
             peer: None,
+        }
+    }
+
+    /// Counts requests into `metrics` and serves them on the metrics paths.
+    #[must_use]
+    pub fn with_metrics(self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
         }
     }
 
@@ -63,11 +74,94 @@ impl Front {
         }
     }
 
-    /// Handles one request.
+    /// Handles one request: metrics scrapes here, everything else counted
+    /// into the metrics around [`Front::serve`].
     ///
     /// # Errors
     /// Only what s3s reports as a transport-level failure.
     pub async fn handle(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
+        let Some(metrics) = &self.metrics else {
+            return self.serve(req).await;
+        };
+        let path = req.uri().path();
+        if crate::metrics::METRICS_PATHS.contains(&path)
+            && (req.method() == Method::GET || req.method() == Method::HEAD)
+        {
+            return Ok(self.scrape(metrics, &req).await);
+        }
+        if path.starts_with("/minio/health/") {
+            return self.serve(req).await;
+        }
+        let api_fallback = if path.starts_with(crate::admin::ADMIN_PREFIX) {
+            "Admin"
+        } else if req.method() == Method::OPTIONS {
+            "PreflightCors"
+        } else {
+            // Refused before an operation was known (bad signature, unknown key, ...).
+            "Unknown"
+        };
+        let slot = crate::metrics::ApiSlot::default();
+        req.extensions_mut().insert(slot.clone());
+        let content_length = |h: &http::HeaderMap| {
+            h.get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let bytes_in = content_length(req.headers());
+        metrics.start();
+        let started = std::time::Instant::now();
+        let result = self.serve(req).await;
+        let (status, bytes_out) = match &result {
+            Ok(r) => (r.status().as_u16(), content_length(r.headers())),
+            Err(_) => (500, 0),
+        };
+        let api = slot.0.get().map_or(api_fallback, String::as_str);
+        metrics.observe(
+            api,
+            status,
+            started.elapsed().as_secs_f64(),
+            bytes_in,
+            bytes_out,
+        );
+        result
+    }
+
+    /// Answers a metrics scrape (bearer token unless public).
+    async fn scrape(
+        &self,
+        metrics: &crate::metrics::Metrics,
+        req: &Request<Body>,
+    ) -> Response<Body> {
+        let auth = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let mut resp = if metrics.authorized(auth) {
+            let mut r = Response::new(Body::from(metrics.render().await));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        } else {
+            let mut r = Response::new(Body::from(Bytes::from_static(
+                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>A valid bearer token (almacen admin prometheus token) is needed to read metrics</Message></Error>",
+            )));
+            *r.status_mut() = StatusCode::FORBIDDEN;
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            r
+        };
+        resp.headers_mut()
+            .insert(http::header::SERVER, HeaderValue::from_static("almacen"));
+        resp
+    }
+
+    /// Serves one request (everything but metrics).
+    async fn serve(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }

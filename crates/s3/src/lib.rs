@@ -21,6 +21,7 @@ pub mod front;
 mod host;
 mod lifecycle_ops;
 mod list_ops;
+pub mod metrics;
 mod multipart_ops;
 mod object_lock_ops;
 mod object_ops;

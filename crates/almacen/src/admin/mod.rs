@@ -48,6 +48,44 @@ enum AdminCommand {
     /// A bucket's upload rules and quota.
     #[command(subcommand)]
     Bucket(BucketCommand),
+    /// Prometheus: a bearer token and scrape configuration for the metrics endpoint.
+    #[command(subcommand)]
+    Prometheus(PrometheusCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PrometheusCommand {
+    /// Print a scrape configuration with a bearer token signed by the alias's keys
+    /// (the key needs root or `admin:Prometheus`), like `mc admin prometheus generate`.
+    Token {
+        alias: String,
+        /// Token lifetime, e.g. `365d` (default 100 years, as MinIO's).
+        #[arg(long, default_value = "36500d")]
+        expiry: String,
+        /// Print only the token.
+        #[arg(long)]
+        raw: bool,
+    },
+}
+
+/// A compact HS512 JWT for `access_key`, signed with its secret, as
+/// MinIO's Prometheus tokens are.
+fn prometheus_jwt(alias: &Alias, lifetime: std::time::Duration) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use hmac::{KeyInit as _, Mac as _};
+    let exp = time::OffsetDateTime::now_utc().unix_timestamp()
+        + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+    let header = B64.encode(br#"{"alg":"HS512","typ":"JWT"}"#);
+    let claims =
+        B64.encode(json!({"exp": exp, "sub": alias.access_key, "iss": "prometheus"}).to_string());
+    let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(alias.secret_key.as_bytes())
+        .context("cannot key HMAC")?;
+    mac.update(format!("{header}.{claims}").as_bytes());
+    Ok(format!(
+        "{header}.{claims}.{}",
+        B64.encode(mac.finalize().into_bytes())
+    ))
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -797,6 +835,18 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 QuotaCommand::Clear { .. } => call(&a, "DELETE", &path, None).await?,
             };
             out.show(&v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+        }
+        AdminCommand::Prometheus(PrometheusCommand::Token { alias, expiry, raw }) => {
+            let a = aliases::get(&alias)?;
+            let token = prometheus_jwt(&a, parse_duration(&expiry)?)?;
+            let (scheme, host) = a.url.split_once("://").unwrap_or(("http", &a.url));
+            if raw {
+                println!("{token}");
+            } else {
+                println!(
+                    "scrape_configs:\n- job_name: almacen-job\n  bearer_token: {token}\n  metrics_path: /minio/v2/metrics/cluster\n  scheme: {scheme}\n  static_configs:\n  - targets: ['{host}']"
+                );
+            }
         }
         AdminCommand::BucketPolicy(cmd) => match cmd {
             BucketPolicyCommand::Set {
