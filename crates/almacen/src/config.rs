@@ -61,6 +61,10 @@ pub struct ServerConfig {
     pub lifecycle_day_seconds: Option<u64>,
     /// Metrics readable without a token (`MINIO_PROMETHEUS_AUTH_TYPE=public`).
     pub prometheus_public: bool,
+    /// Where to append the audit log, if anywhere.
+    pub audit_log: Option<PathBuf>,
+    /// Rotate the audit log at this many bytes.
+    pub audit_log_max_bytes: u64,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -129,7 +133,20 @@ impl ServerConfig {
                 format!("ALMACEN_LIFECYCLE_DAY_SECONDS={v:?} is not a positive number of seconds")
             })?),
         };
+        let audit_log_max_bytes = match env_any(&["ALMACEN_AUDIT_LOG_MAX_MIB"]) {
+            None => 100 << 20,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| {
+                    format!("ALMACEN_AUDIT_LOG_MAX_MIB={v:?} is not a positive number")
+                })?
+                .saturating_mul(1 << 20),
+        };
         Ok(Self {
+            audit_log: env_any(&["ALMACEN_AUDIT_LOG_FILE"]).map(PathBuf::from),
+            audit_log_max_bytes,
             prometheus_public: env_any(&[
                 "ALMACEN_PROMETHEUS_AUTH_TYPE",
                 "MINIO_PROMETHEUS_AUTH_TYPE",

@@ -71,7 +71,12 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
-    let front = Front::new(s3, engine.clone(), cors).with_metrics(metrics);
+    let mut front = Front::new(s3, engine.clone(), cors).with_metrics(metrics);
+    if let Some(path) = &cfg.audit_log {
+        let audit = almacen_s3::audit::AuditLog::open(path.clone(), cfg.audit_log_max_bytes, 5)
+            .with_context(|| format!("cannot open the audit log {}", path.display()))?;
+        front = front.with_audit(std::sync::Arc::new(audit));
+    }
 
     let listener = TcpListener::bind(cfg.address)
         .await

@@ -350,7 +350,11 @@ impl S3Access for Access {
         let op = op.as_str();
         // Tell the front which operation this is, for metrics and the audit log.
         if let Some(slot) = cx.extensions_mut().get::<crate::metrics::ApiSlot>() {
-            let _ = slot.0.set(op.to_owned());
+            let _ = slot.0.api.set(op.to_owned());
+            if let Some(id) = &caller.identity {
+                let _ = slot.0.access_key.set(id.access_key.clone());
+                let _ = slot.0.user.set(id.user.clone());
+            }
         }
         let mut action = actions::action(op);
         if cx

@@ -13,6 +13,24 @@ use http_body_util::BodyExt as _;
 use s3s::service::S3Service;
 use s3s::{Body, HttpError};
 
+/// The object key a path-style or virtual-host request names, if any.
+fn object_of<B>(req: &Request<B>, bucket: Option<&str>) -> Option<String> {
+    let path = req.uri().path().trim_start_matches('/');
+    let bucket = bucket?;
+    let encoded_bucket =
+        percent_encoding::utf8_percent_encode(bucket, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    let rest = path
+        .strip_prefix(bucket)
+        .or_else(|| path.strip_prefix(encoded_bucket.as_str()))
+        .map_or(path, |r| r.strip_prefix('/').unwrap_or(""));
+    (!rest.is_empty()).then(|| {
+        percent_encoding::percent_decode_str(rest)
+            .decode_utf8_lossy()
+            .into_owned()
+    })
+}
+
 /// Largest error body we rewrite; larger ones pass through untouched.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Largest GetObjectAttributes body we rewrite (10,000 parts fit).
@@ -38,8 +56,13 @@ pub struct Front {
     engine: Engine,
     cors: crate::cors::Cors,
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
     peer: Option<std::net::SocketAddr>,
 }
+
+/// The S3 error code of an error response, noted while decorating it.
+#[derive(Clone, Debug)]
+struct ErrorCode(String);
 
 impl Front {
     /// Wraps the s3s service; `engine` answers the readiness probe and
@@ -51,7 +74,17 @@ impl Front {
             engine,
             cors,
             metrics: None,
+            audit: None,
             peer: None,
+        }
+    }
+
+    /// Writes one audit record per request to `audit`.
+    #[must_use]
+    pub fn with_audit(self, audit: std::sync::Arc<crate::audit::AuditLog>) -> Self {
+        Self {
+            audit: Some(audit),
+            ..self
         }
     }
 
@@ -80,11 +113,12 @@ impl Front {
     /// # Errors
     /// Only what s3s reports as a transport-level failure.
     pub async fn handle(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
-        let Some(metrics) = &self.metrics else {
+        if self.metrics.is_none() && self.audit.is_none() {
             return self.serve(req).await;
-        };
-        let path = req.uri().path();
-        if crate::metrics::METRICS_PATHS.contains(&path)
+        }
+        let path = req.uri().path().to_owned();
+        if let Some(metrics) = &self.metrics
+            && crate::metrics::METRICS_PATHS.contains(&path.as_str())
             && (req.method() == Method::GET || req.method() == Method::HEAD)
         {
             return Ok(self.scrape(metrics, &req).await);
@@ -109,21 +143,72 @@ impl Front {
                 .unwrap_or(0)
         };
         let bytes_in = content_length(req.headers());
-        metrics.start();
+        let audit_head = self.audit.as_ref().map(|_| {
+            let bucket = self.cors.bucket_of(&req);
+            let object = object_of(&req, bucket.as_deref());
+            let version_id = req.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("versionId="))
+                    .map(|v| {
+                        percent_encoding::percent_decode_str(v)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    })
+            });
+            let user_agent = req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (bucket, object, version_id, user_agent)
+        });
+        if let Some(m) = &self.metrics {
+            m.start();
+        }
+        let arrived = time::OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
         let result = self.serve(req).await;
-        let (status, bytes_out) = match &result {
-            Ok(r) => (r.status().as_u16(), content_length(r.headers())),
-            Err(_) => (500, 0),
+        let elapsed = started.elapsed();
+        let (status, bytes_out, error_code, rid) = match &result {
+            Ok(r) => (
+                r.status().as_u16(),
+                content_length(r.headers()),
+                r.extensions().get::<ErrorCode>().map(|c| c.0.clone()),
+                r.headers()
+                    .get("x-amz-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            Err(_) => (500, 0, None, String::new()),
         };
-        let api = slot.0.get().map_or(api_fallback, String::as_str);
-        metrics.observe(
-            api,
-            status,
-            started.elapsed().as_secs_f64(),
-            bytes_in,
-            bytes_out,
-        );
+        let api = slot.0.api.get().map_or(api_fallback, String::as_str);
+        if let Some(m) = &self.metrics {
+            m.observe(api, status, elapsed.as_secs_f64(), bytes_in, bytes_out);
+        }
+        if let (Some(audit), Some((bucket, object, version_id, user_agent))) =
+            (&self.audit, audit_head)
+        {
+            audit.record(&crate::audit::AuditRecord {
+                time: arrived
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                request_id: rid,
+                api: api.to_owned(),
+                bucket,
+                object,
+                version_id,
+                access_key: slot.0.access_key.get().cloned(),
+                user: slot.0.user.get().cloned(),
+                remote_host: self.peer.map(|p| p.ip().to_canonical().to_string()),
+                user_agent,
+                status_code: status,
+                error_code,
+                rx: bytes_in,
+                tx: bytes_out,
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
+            });
+        }
         result
     }
 
@@ -340,6 +425,13 @@ async fn decorate_error(resp: Response<Body>, path: &str, rid: &str) -> Response
         return Response::from_parts(parts, Body::empty());
     };
     let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    if let Some(code) = text
+        .split_once("<Code>")
+        .and_then(|(_, r)| r.split_once("</Code>"))
+        .map(|(c, _)| c.to_owned())
+    {
+        parts.extensions.insert(ErrorCode(code));
+    }
     let Some(end) = text.rfind("</Error>") else {
         return Response::from_parts(parts, Body::from(Bytes::from(text)));
     };

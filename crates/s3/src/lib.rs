@@ -10,6 +10,7 @@
 mod acl_ops;
 mod actions;
 pub mod admin;
+pub mod audit;
 mod auth;
 mod bucket_ops;
 mod conditions;

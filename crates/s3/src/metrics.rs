@@ -41,10 +41,22 @@ struct BucketLabel {
     bucket: String,
 }
 
-/// The S3 operation of a request, filled in by `Access` (it is the one
-/// place that knows the s3s operation) and read by the front afterwards.
+/// What `Access` learns of a request (it is the one place that knows the
+/// s3s operation and the signer), read by the front afterwards for the
+/// metrics and the audit log.
 #[derive(Clone, Default, Debug)]
-pub struct ApiSlot(pub Arc<std::sync::OnceLock<String>>);
+pub struct ApiSlot(pub Arc<RequestFacts>);
+
+/// See [`ApiSlot`].
+#[derive(Default, Debug)]
+pub struct RequestFacts {
+    /// The s3s operation name.
+    pub api: std::sync::OnceLock<String>,
+    /// The access key that signed.
+    pub access_key: std::sync::OnceLock<String>,
+    /// The user it acts as.
+    pub user: std::sync::OnceLock<String>,
+}
 
 /// The request counters and histograms (see the module documentation).
 pub struct Metrics {
