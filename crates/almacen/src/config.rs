@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub lifecycle_day_seconds: Option<u64>,
     /// Metrics readable without a token (`MINIO_PROMETHEUS_AUTH_TYPE=public`).
     pub prometheus_public: bool,
+    /// Event notification targets.
+    pub notify_targets: Vec<almacen_notify::Target>,
     /// Where to append the audit log, if anywhere.
     pub audit_log: Option<PathBuf>,
     /// Rotate the audit log at this many bytes.
@@ -144,7 +146,10 @@ impl ServerConfig {
                 })?
                 .saturating_mul(1 << 20),
         };
+        let notify_targets =
+            almacen_notify::webhook_targets(std::env::vars(), "").map_err(anyhow::Error::msg)?;
         Ok(Self {
+            notify_targets,
             audit_log: env_any(&["ALMACEN_AUDIT_LOG_FILE"]).map(PathBuf::from),
             audit_log_max_bytes,
             prometheus_public: env_any(&[

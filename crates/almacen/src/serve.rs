@@ -65,6 +65,7 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         iam,
         &FrontConfig {
             access_key: cfg.access_key.clone(),
+            notify_targets: cfg.notify_targets.iter().map(|t| t.arn.clone()).collect(),
             domains: cfg.domains.clone(),
             server_url: cfg.server_url.clone(),
         },
@@ -122,6 +123,12 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
             }
         }
     });
+
+    // Event notifications: drain the durable queue to the targets.
+    for t in &cfg.notify_targets {
+        tracing::info!(arn = %t.arn, endpoint = %t.endpoint, "event notification target");
+    }
+    tokio::spawn(almacen_notify::Dispatcher::new(engine.meta(), cfg.notify_targets.clone()).run());
 
     // Lifecycle: a pass over the buckets with rules, several times a "day"
     // (every hour, or an eighth of a shortened day).

@@ -122,6 +122,9 @@ pub struct BucketConfig {
     /// Upload rules (size and content types per prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_rules: Option<Vec<crate::UploadRule>>,
+    /// Event notification rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Vec<crate::NotificationRule>>,
     /// Object lock, once enabled (it cannot be turned off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<crate::ObjectLockConfig>,
@@ -252,6 +255,19 @@ impl Engine {
             .as_deref()
             .and_then(|r| crate::rule_for(r, key))
             .cloned())
+    }
+
+    /// Sets or removes the bucket's notification rules (validated by the caller).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`.
+    pub async fn set_notifications(
+        &self,
+        name: &str,
+        rules: Option<Vec<crate::NotificationRule>>,
+    ) -> Result<(), EngineError> {
+        self.update_bucket_config(name, |c| c.notifications = rules)
+            .await
     }
 
     /// What the bucket holds (bytes, objects, versions) and its quota.

@@ -19,6 +19,7 @@ mod error;
 mod lifecycle;
 mod multipart;
 mod names;
+mod notify;
 mod object;
 mod object_lock;
 mod upload_rules;
@@ -44,6 +45,7 @@ pub use lifecycle::{
 };
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
+pub use notify::{EVENT_NAMES, NotificationRule};
 pub use object::{BucketInfo, ObjectInfo, PutCondition};
 pub use object_lock::{DefaultRetention, LockMode, ObjectLockConfig, Retention, check_removable};
 pub use upload_rules::{UploadRule, check_declared, rule_for, sniff};

@@ -392,13 +392,25 @@ impl Engine {
         };
         let used = chosen.iter().map(|p| (p.number, p.blob.clone())).collect();
         let info = ObjectInfo::from_row(row.clone())?;
-        self.commit(vec![WriteOp::CompleteUpload {
+        let mut ops = vec![WriteOp::CompleteUpload {
             upload_id: upload.upload_id.clone(),
             row,
             used,
             condition: condition.map(Into::into),
-        }])
-        .await?;
+        }];
+        ops.extend(crate::notify::event_ops(
+            &config,
+            &self.region,
+            "s3:ObjectCreated:CompleteMultipartUpload",
+            &crate::notify::EventObject {
+                bucket: &upload.bucket,
+                key: &upload.key,
+                size: info.size,
+                etag: &info.etag,
+                version_id: &info.version_id,
+            },
+        ));
+        self.commit(ops).await?;
         Ok(info)
     }
 

@@ -154,9 +154,30 @@ impl Engine {
         &self,
         bucket: &str,
         key: &str,
+        staged: Staged,
+        attrs: ObjectAttrs,
+        condition: Option<PutCondition>,
+    ) -> Result<ObjectInfo, EngineError> {
+        self.commit_object_as(
+            bucket,
+            key,
+            staged,
+            attrs,
+            condition,
+            "s3:ObjectCreated:Put",
+        )
+        .await
+    }
+
+    /// [`Engine::commit_object`], reporting `event` to the bucket's notification targets.
+    async fn commit_object_as(
+        &self,
+        bucket: &str,
+        key: &str,
         mut staged: Staged,
         mut attrs: ObjectAttrs,
         condition: Option<PutCondition>,
+        event: &str,
     ) -> Result<ObjectInfo, EngineError> {
         validate_key(key)?;
         attrs.headers.check_size()?;
@@ -200,11 +221,23 @@ impl Engine {
             delete_marker: false,
         };
         let info = ObjectInfo::from_row(row.clone())?;
-        self.commit(vec![WriteOp::PutObject {
+        let mut ops = vec![WriteOp::PutObject {
             row,
             condition: condition.map(Into::into),
-        }])
-        .await?;
+        }];
+        ops.extend(crate::notify::event_ops(
+            &config,
+            &self.region,
+            event,
+            &crate::notify::EventObject {
+                bucket,
+                key,
+                size: info.size,
+                etag: &info.etag,
+                version_id: &info.version_id,
+            },
+        ));
+        self.commit(ops).await?;
         Ok(info)
     }
 
@@ -267,9 +300,28 @@ impl Engine {
         info: &ObjectInfo,
         tags: crate::Tags,
     ) -> Result<(), EngineError> {
+        let event = if tags.is_empty() {
+            "s3:ObjectTagging:Delete"
+        } else {
+            "s3:ObjectTagging:Put"
+        };
         let mut attrs = info.attrs.clone();
         attrs.tags = tags;
-        self.set_object_attrs(info, attrs).await
+        let config = self.bucket_config(&info.bucket).await?;
+        let mut ops = vec![self.set_attrs_op(info, &attrs)];
+        ops.extend(crate::notify::event_ops(
+            &config,
+            &self.region,
+            event,
+            &crate::notify::EventObject {
+                bucket: &info.bucket,
+                key: &info.key,
+                size: info.size,
+                etag: &info.etag,
+                version_id: &info.version_id,
+            },
+        ));
+        self.commit(ops).await
     }
 
     /// Rewrites the attributes of the object version `info` read.
@@ -278,15 +330,19 @@ impl Engine {
         info: &ObjectInfo,
         attrs: crate::ObjectAttrs,
     ) -> Result<(), EngineError> {
-        self.commit(vec![WriteOp::SetObjectAttrs {
+        self.commit(vec![self.set_attrs_op(info, &attrs)]).await
+    }
+
+    /// The op that rewrites the attributes of the version `info` read.
+    fn set_attrs_op(&self, info: &ObjectInfo, attrs: &crate::ObjectAttrs) -> WriteOp {
+        WriteOp::SetObjectAttrs {
             bucket: info.bucket.clone(),
             key: info.key.clone(),
             version_id: info.version_id.clone(),
             etag: info.etag.clone(),
             mtime_ms: info.mtime_ms,
             attrs: attrs.encode(),
-        }])
-        .await
+        }
     }
 
     /// Copies `src` to `bucket/key` with `attrs`, streaming the bytes through
@@ -308,8 +364,15 @@ impl Engine {
         let staged = self
             .stage(self.read(src, 0, src.size), extra, MAX_PUT_SIZE)
             .await?;
-        self.commit_object(bucket, key, staged, attrs, condition)
-            .await
+        self.commit_object_as(
+            bucket,
+            key,
+            staged,
+            attrs,
+            condition,
+            "s3:ObjectCreated:Copy",
+        )
+        .await
     }
 
     /// One page of a listing (see [`ListQuery`]).

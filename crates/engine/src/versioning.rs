@@ -156,24 +156,61 @@ impl Engine {
         }))
     }
 
-    /// The write op that deletes `key` without naming a version, and what it does.
+    /// The write ops that delete `key` without naming a version (with its
+    /// event notifications), and what they do.
     async fn delete_op(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<(WriteOp, DeleteOutcome), EngineError> {
+    ) -> Result<(Vec<WriteOp>, DeleteOutcome), EngineError> {
+        let config = self.bucket_config(bucket).await?;
         let marker = self.delete_marker_for(bucket, key).await?;
         let outcome = DeleteOutcome {
             version_id: marker.as_ref().map(|m| m.version_id.clone()),
             delete_marker: marker.is_some(),
         };
-        Ok((
-            WriteOp::DeleteObject {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                marker,
+        let event = if outcome.delete_marker {
+            "s3:ObjectRemoved:DeleteMarkerCreated"
+        } else {
+            "s3:ObjectRemoved:Delete"
+        };
+        let mut ops = vec![WriteOp::DeleteObject {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            marker,
+        }];
+        ops.extend(crate::notify::event_ops(
+            &config,
+            &self.region,
+            event,
+            &crate::notify::EventObject {
+                bucket,
+                key,
+                version_id: outcome.version_id.as_deref().unwrap_or(""),
+                ..Default::default()
             },
-            outcome,
+        ));
+        Ok((ops, outcome))
+    }
+
+    /// The event ops for removing version `version_id` of `key`.
+    async fn version_removed_ops(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Vec<WriteOp>, EngineError> {
+        let config = self.bucket_config(bucket).await?;
+        Ok(crate::notify::event_ops(
+            &config,
+            &self.region,
+            "s3:ObjectRemoved:Delete",
+            &crate::notify::EventObject {
+                bucket,
+                key,
+                version_id,
+                ..Default::default()
+            },
         ))
     }
 
@@ -188,8 +225,8 @@ impl Engine {
         bucket: &str,
         key: &str,
     ) -> Result<DeleteOutcome, EngineError> {
-        let (op, outcome) = self.delete_op(bucket, key).await?;
-        self.commit(vec![op]).await?;
+        let (ops, outcome) = self.delete_op(bucket, key).await?;
+        self.commit(ops).await?;
         Ok(outcome)
     }
 
@@ -233,12 +270,13 @@ impl Engine {
         let was_marker = self
             .check_version_removable(bucket, key, version_id, bypass_governance)
             .await?;
-        self.commit(vec![WriteOp::DeleteVersion {
+        let mut ops = vec![WriteOp::DeleteVersion {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             version_id: version_id.to_owned(),
-        }])
-        .await?;
+        }];
+        ops.extend(self.version_removed_ops(bucket, key, version_id).await?);
+        self.commit(ops).await?;
         Ok(DeleteOutcome {
             version_id: Some(version_id.to_owned()),
             delete_marker: was_marker,
@@ -261,8 +299,8 @@ impl Engine {
         for (key, version) in items {
             match version {
                 None => {
-                    let (op, outcome) = self.delete_op(bucket, key).await?;
-                    ops.push(op);
+                    let (more, outcome) = self.delete_op(bucket, key).await?;
+                    ops.extend(more);
                     outcomes.push(Ok(outcome));
                 }
                 Some(v) => {
@@ -282,6 +320,7 @@ impl Engine {
                         key: key.clone(),
                         version_id: v.clone(),
                     });
+                    ops.extend(self.version_removed_ops(bucket, key, v).await?);
                     outcomes.push(Ok(DeleteOutcome {
                         version_id: Some(v.clone()),
                         delete_marker: was_marker,

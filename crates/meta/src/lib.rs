@@ -25,7 +25,9 @@ pub use list::{
     VersionListQuery,
 };
 pub use sqlite::SqliteStore;
-pub use types::{BucketRow, BucketUsage, Condition, ObjectRow, PartRow, UploadRow, WriteOp};
+pub use types::{
+    BucketRow, BucketUsage, Condition, EventRow, ObjectRow, PartRow, UploadRow, WriteOp,
+};
 
 /// Metadata access for the engine. Implementations must make every
 /// [`commit`](MetaStore::commit) durable before it returns `Ok`, and atomic:
@@ -41,6 +43,12 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// One bucket by name.
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError>;
+
+    /// Events due for delivery (`next_ms <= now_ms`), oldest first.
+    async fn due_events(&self, now_ms: i64, max: usize) -> Result<Vec<EventRow>, MetaError>;
+
+    /// How many events wait for delivery, per target.
+    async fn pending_events(&self) -> Result<Vec<(String, u64)>, MetaError>;
 
     /// How many multipart uploads are in progress in `bucket`.
     async fn count_uploads(&self, bucket: &str) -> Result<u64, MetaError>;

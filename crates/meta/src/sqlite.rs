@@ -24,9 +24,9 @@ use tokio::sync::oneshot;
 
 use crate::list::{common_prefix, prefix_successor};
 use crate::{
-    BucketRow, BucketUsage, Condition, ListEntry, ListPage, ListQuery, MetaError, MetaStore,
-    ObjectRow, PartRow, UploadListPage, UploadListQuery, UploadRow, VersionEntry, VersionListPage,
-    VersionListQuery, WriteOp,
+    BucketRow, BucketUsage, Condition, EventRow, ListEntry, ListPage, ListQuery, MetaError,
+    MetaStore, ObjectRow, PartRow, UploadListPage, UploadListQuery, UploadRow, VersionEntry,
+    VersionListPage, VersionListQuery, WriteOp,
 };
 
 const SCHEMA_VERSION: i64 = 2;
@@ -95,6 +95,13 @@ CREATE TABLE IF NOT EXISTS bucket_usage (
     versions INTEGER NOT NULL,
     quota INTEGER
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS config (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -764,6 +771,19 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
                 delete_current(tx, bucket, key, marker.as_ref())?;
             }
         }
+        WriteOp::QueueEvent { target, payload } => {
+            tx.prepare_cached("INSERT INTO events (target, payload) VALUES (?1, ?2)")?
+                .execute(params![target, payload])?;
+        }
+        WriteOp::DeleteEvent { seq } => {
+            tx.execute("DELETE FROM events WHERE seq = ?1", [seq])?;
+        }
+        WriteOp::DeferEvent { seq, next_ms } => {
+            tx.execute(
+                "UPDATE events SET attempts = attempts + 1, next_ms = ?2 WHERE seq = ?1",
+                params![seq, next_ms],
+            )?;
+        }
         WriteOp::SetBucketQuota { bucket, quota } => {
             let n = tx.execute(
                 "UPDATE bucket_usage SET quota = ?2 WHERE bucket = ?1",
@@ -1085,6 +1105,44 @@ impl MetaStore for SqliteStore {
                 })
             })
             .optional()?)
+        })
+        .await
+    }
+
+    async fn due_events(&self, now_ms: i64, max: usize) -> Result<Vec<EventRow>, MetaError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, target, payload, attempts FROM events WHERE next_ms <= ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![now_ms, i64::try_from(max).unwrap_or(1000)], |r| {
+                    Ok(EventRow {
+                        seq: r.get(0)?,
+                        target: r.get(1)?,
+                        payload: r.get(2)?,
+                        attempts: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn pending_events(&self) -> Result<Vec<(String, u64)>, MetaError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT target, COUNT(*) FROM events GROUP BY target ORDER BY target",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
         })
         .await
     }

@@ -54,6 +54,19 @@ pub struct BucketUsage {
     pub quota: Option<u64>,
 }
 
+/// An event waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    /// Sequence number: delivery order.
+    pub seq: i64,
+    /// The target's ARN.
+    pub target: String,
+    /// The event JSON.
+    pub payload: Vec<u8>,
+    /// Failed deliveries so far.
+    pub attempts: i64,
+}
+
 /// A multipart upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRow {
@@ -210,6 +223,26 @@ pub enum WriteOp {
         mtime_ms: i64,
         /// In a versioned bucket, the delete marker that replaces it.
         marker: Option<ObjectRow>,
+    },
+    /// Queues an event notification for delivery, in the same transaction
+    /// as the change it reports (so none is lost and none invented).
+    QueueEvent {
+        /// The target's ARN.
+        target: String,
+        /// The event JSON.
+        payload: Vec<u8>,
+    },
+    /// Forgets a delivered event.
+    DeleteEvent {
+        /// Its sequence number.
+        seq: i64,
+    },
+    /// Puts off an event whose delivery failed.
+    DeferEvent {
+        /// Its sequence number.
+        seq: i64,
+        /// When to try again (ms since the epoch).
+        next_ms: i64,
     },
     /// Sets or removes the bucket's hard quota in bytes.
     SetBucketQuota {

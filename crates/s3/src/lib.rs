@@ -24,6 +24,7 @@ mod lifecycle_ops;
 mod list_ops;
 pub mod metrics;
 mod multipart_ops;
+mod notification_ops;
 mod object_lock_ops;
 mod object_ops;
 mod tagging_ops;
@@ -46,6 +47,8 @@ pub struct FrontConfig {
     pub access_key: String,
     /// Base domains for virtual-host-style addressing (`MINIO_DOMAIN`).
     pub domains: Vec<String>,
+    /// ARNs of the event notification targets configured on the server.
+    pub notify_targets: Vec<String>,
     /// The public URL clients reach the server at (`MINIO_SERVER_URL`),
     /// used in the URLs the server writes into responses; without it they
     /// are built from the request's Host.
@@ -57,6 +60,7 @@ pub struct FrontConfig {
 pub struct Almacen {
     engine: Engine,
     authz: Authz,
+    notify_targets: Vec<String>,
     owner: Owner,
     server_url: Option<String>,
 }
@@ -70,6 +74,7 @@ impl Almacen {
         Self {
             engine,
             authz,
+            notify_targets: Vec::new(),
             owner: Owner {
                 display_name: Some(access_key.to_owned()),
                 // A stable canonical user id shaped like AWS's (64 hex digits).
@@ -118,6 +123,7 @@ pub fn build_service(
 ) -> Result<S3Service, String> {
     let authz = Authz::new(engine.clone(), iam.clone());
     let mut almacen = Almacen::new(engine.clone(), authz.clone(), &config.access_key);
+    almacen.notify_targets = config.notify_targets.clone();
     almacen.server_url = config
         .server_url
         .as_ref()
@@ -427,6 +433,18 @@ impl S3 for Almacen {
         req: S3Request<GetObjectLegalHoldInput>,
     ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
         self.op_get_object_legal_hold(req).await
+    }
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+        self.op_put_bucket_notification_configuration(req).await
+    }
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+        self.op_get_bucket_notification_configuration(req).await
     }
     async fn get_bucket_policy_status(
         &self,

@@ -37,6 +37,11 @@ struct ApiLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabel {
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BucketLabel {
     bucket: String,
 }
@@ -306,6 +311,23 @@ impl Metrics {
                 used,
             );
         }
+        let queued = Family::<TargetLabel, Gauge>::default();
+        for (target, n) in self
+            .engine
+            .meta()
+            .pending_events()
+            .await
+            .unwrap_or_default()
+        {
+            queued
+                .get_or_create(&TargetLabel { target })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        scrape.register(
+            "almacen_notify_queue_length",
+            "Events waiting for delivery, by target ARN",
+            queued,
+        );
         let totals = self.engine.lifecycle_totals();
         let expired = Counter::<u64>::default();
         expired.inc_by(totals.expired.load(Ordering::Relaxed));
