@@ -11,11 +11,12 @@
 #![forbid(unsafe_code)]
 
 mod checksum;
+pub mod crypt;
 mod error;
 mod read;
 mod store;
 
 pub use checksum::{Algorithm, ChecksumSet, Checksums, Digests, Hasher};
 pub use error::BlobError;
-pub use read::{ByteStream, Segment, read_segments};
+pub use read::{ByteStream, Segment, read_sealed_segments, read_segments};
 pub use store::{BlobStore, DiskStats, HEAD_LEN, Staged, StagedData};

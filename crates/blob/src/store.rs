@@ -140,10 +140,31 @@ impl BlobStore {
     /// Dropping the future removes the temporary file.
     pub async fn stage<S>(
         &self,
+        body: S,
+        extra: ChecksumSet,
+        inline_max: usize,
+        limit: u64,
+    ) -> Result<Staged, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+    {
+        self.stage_sealed(body, extra, inline_max, limit, None)
+            .await
+    }
+
+    /// [`BlobStore::stage`], sealing the bytes with `key` (see
+    /// [`crate::crypt`]) before they touch the disk or the metadata row.
+    /// Size, digests and head stay those of the plaintext.
+    ///
+    /// # Errors
+    /// As [`BlobStore::stage`].
+    pub async fn stage_sealed<S>(
+        &self,
         mut body: S,
         extra: ChecksumSet,
         inline_max: usize,
         limit: u64,
+        key: Option<&crate::crypt::ObjectKey>,
     ) -> Result<Staged, BlobError>
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
@@ -157,10 +178,20 @@ impl BlobStore {
                 None => {
                     let digests = hasher.finish();
                     let data = buf.freeze();
+                    let head = data.slice(..data.len().min(HEAD_LEN));
+                    let data = match key {
+                        None => data,
+                        Some(k) => {
+                            let mut sealer = crate::crypt::Sealer::new(k);
+                            let mut sealed = sealer.update(&data);
+                            sealed.extend(sealer.finish());
+                            Bytes::from(sealed)
+                        }
+                    };
                     return Ok(Staged {
                         size,
                         digests,
-                        head: data.slice(..data.len().min(HEAD_LEN)),
+                        head,
                         data: StagedData::Inline(data),
                     });
                 }
@@ -201,11 +232,23 @@ impl BlobStore {
         );
         // Chunks gather (without copying) until about WRITE_CHUNK bytes wait,
         // then one blocking task writes them all.
-        let mut pending: Vec<Bytes> = vec![buf.freeze()];
+        let mut sealer = key.map(crate::crypt::Sealer::new);
+        let first = match &mut sealer {
+            None => buf.freeze(),
+            Some(s) => Bytes::from(s.update(&buf)),
+        };
+        let mut pending: Vec<Bytes> = vec![first];
         let mut pending_len: usize = pending[0].len();
         loop {
             let end = match body.next().await {
-                None => true,
+                None => {
+                    if let Some(s) = sealer.take() {
+                        let last = Bytes::from(s.finish());
+                        pending_len += last.len();
+                        pending.push(last);
+                    }
+                    true
+                }
                 Some(Err(e)) => return Err(BlobError::Body(e)),
                 Some(Ok(chunk)) => {
                     size += chunk.len() as u64;
@@ -213,6 +256,10 @@ impl BlobStore {
                         return Err(BlobError::TooLarge { limit });
                     }
                     hasher.update(&chunk);
+                    let chunk = match &mut sealer {
+                        None => chunk,
+                        Some(s) => Bytes::from(s.update(&chunk)),
+                    };
                     pending_len += chunk.len();
                     pending.push(chunk);
                     false
@@ -322,6 +369,67 @@ mod tests {
         parts: Vec<&'static [u8]>,
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
         futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p))))
+    }
+
+    #[tokio::test]
+    async fn sealed_blobs_read_back_by_range_and_never_hold_plaintext() {
+        use futures::TryStreamExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let key = crate::crypt::ObjectKey::random();
+        let a: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let b: Vec<u8> = b"PLAINTEXT-MARKER".repeat(9000);
+        let mut ids = Vec::new();
+        for data in [&a, &b] {
+            let chunks: Vec<Bytes> = data.chunks(7000).map(Bytes::copy_from_slice).collect();
+            let stream = futures::stream::iter(chunks.into_iter().map(Ok));
+            let mut st = store
+                .stage_sealed(stream, ChecksumSet::default(), 0, u64::MAX, Some(&key))
+                .await
+                .unwrap();
+            assert_eq!(st.size, data.len() as u64);
+            ids.push(store.publish(&mut st).await.unwrap().unwrap());
+        }
+        let raw = std::fs::read(store.path(&ids[1])).unwrap();
+        assert!(!raw.windows(16).any(|w| w == b"PLAINTEXT-MARKER"));
+        let segs = vec![
+            crate::Segment {
+                blob: ids[0].clone(),
+                size: a.len() as u64,
+            },
+            crate::Segment {
+                blob: ids[1].clone(),
+                size: b.len() as u64,
+            },
+        ];
+        let all: Vec<u8> = [a.clone(), b.clone()].concat();
+        for (start, len) in [
+            (0u64, all.len() as u64),
+            (65_530, 20),
+            (131_071, 70_000),
+            (199_990, 30),
+            (250_000, 1),
+        ] {
+            let got: Vec<Bytes> =
+                crate::read_sealed_segments(&store, key.clone(), segs.clone(), start, len)
+                    .try_collect()
+                    .await
+                    .unwrap();
+            let got: Vec<u8> = got.concat();
+            assert_eq!(
+                got,
+                all[start as usize..(start + len) as usize],
+                "range {start}+{len}"
+            );
+        }
+        // A flipped byte fails the read instead of being served.
+        let mut raw = std::fs::read(store.path(&ids[0])).unwrap();
+        raw[100] ^= 1;
+        std::fs::write(store.path(&ids[0]), raw).unwrap();
+        let r: Result<Vec<Bytes>, _> = crate::read_sealed_segments(&store, key, segs, 0, 10)
+            .try_collect()
+            .await;
+        assert!(r.is_err());
     }
 
     #[tokio::test]
