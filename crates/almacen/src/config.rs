@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub lifecycle_day_seconds: Option<u64>,
     /// Metrics readable without a token (`MINIO_PROMETHEUS_AUTH_TYPE=public`).
     pub prometheus_public: bool,
+    /// The master key for SSE-S3 (`MINIO_KMS_SECRET_KEY` format).
+    pub kms_key: Option<almacen_engine::MasterKey>,
     /// Event notification targets.
     pub notify_targets: Vec<almacen_notify::Target>,
     /// Where to append the audit log, if anywhere.
@@ -148,7 +150,20 @@ impl ServerConfig {
         };
         let notify_targets =
             almacen_notify::webhook_targets(std::env::vars(), "").map_err(anyhow::Error::msg)?;
+        let kms_spec = match env_any(&["ALMACEN_KMS_SECRET_KEY_FILE", "MINIO_KMS_SECRET_KEY_FILE"])
+        {
+            Some(path) => Some(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read the KMS secret key file {path}"))?,
+            ),
+            None => env_any(&["ALMACEN_KMS_SECRET_KEY", "MINIO_KMS_SECRET_KEY"]),
+        };
+        let kms_key = kms_spec
+            .map(|s| almacen_engine::MasterKey::parse(&s))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("MINIO_KMS_SECRET_KEY: {e}"))?;
         Ok(Self {
+            kms_key,
             notify_targets,
             audit_log: env_any(&["ALMACEN_AUDIT_LOG_FILE"]).map(PathBuf::from),
             audit_log_max_bytes,

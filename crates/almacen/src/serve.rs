@@ -30,9 +30,10 @@ pub fn run(cfg: ServerConfig) -> anyhow::Result<()> {
     rt.block_on(serve(cfg))
 }
 
-async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
+async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     let mut engine = Engine::open(&cfg.data_dir, &cfg.region)
         .map_err(|e| anyhow::anyhow!("data folder {}: {e}", cfg.data_dir.display()))?;
+    engine.set_master_key(cfg.kms_key.take());
     if let Some(secs) = cfg.lifecycle_day_seconds {
         tracing::warn!(
             seconds = secs,

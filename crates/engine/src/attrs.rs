@@ -158,6 +158,9 @@ pub struct ObjectAttrs {
     /// Whether a legal hold protects this version.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// Server-side encryption of the bytes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<crate::SseAttrs>,
 }
 
 /// Object or bucket tags: (key, value) pairs with distinct keys.
@@ -209,6 +212,9 @@ pub struct UploadAttrs {
     /// Legal hold for the final object.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// Encryption of the parts and the final object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<crate::SseAttrs>,
 }
 
 impl UploadAttrs {

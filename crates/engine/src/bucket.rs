@@ -122,6 +122,9 @@ pub struct BucketConfig {
     /// Upload rules (size and content types per prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_rules: Option<Vec<crate::UploadRule>>,
+    /// Default encryption of new objects (`AES256`), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
     /// Event notification rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<crate::NotificationRule>>,
@@ -255,6 +258,22 @@ impl Engine {
             .as_deref()
             .and_then(|r| crate::rule_for(r, key))
             .cloned())
+    }
+
+    /// Sets or removes the bucket's default encryption (`AES256`).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, `KmsNotConfigured`.
+    pub async fn set_bucket_encryption(
+        &self,
+        name: &str,
+        algorithm: Option<String>,
+    ) -> Result<(), EngineError> {
+        if algorithm.is_some() && self.master_key.is_none() {
+            return Err(EngineError::KmsNotConfigured);
+        }
+        self.update_bucket_config(name, |c| c.encryption = algorithm)
+            .await
     }
 
     /// Sets or removes the bucket's notification rules (validated by the caller).

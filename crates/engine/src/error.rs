@@ -34,6 +34,9 @@ pub enum EngineError {
         /// Whether the request named this version.
         named: bool,
     },
+    /// Encryption was asked for but no master key is configured.
+    #[error("Server side encryption specified but KMS is not configured")]
+    KmsNotConfigured,
     /// Object lock protects the version.
     #[error("{0}")]
     ObjectLocked(String),

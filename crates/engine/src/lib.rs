@@ -22,6 +22,7 @@ mod names;
 mod notify;
 mod object;
 mod object_lock;
+mod sse;
 mod upload_rules;
 mod versioning;
 
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use almacen_blob::BlobStore;
+pub use almacen_blob::crypt::ObjectKey;
 pub use almacen_blob::{Algorithm, ByteStream, ChecksumSet, Checksums, Digests, DiskStats, Staged};
 pub use almacen_meta::{
     BucketUsage, ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery,
@@ -48,6 +50,7 @@ pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
 pub use notify::{EVENT_NAMES, NotificationRule};
 pub use object::{BucketInfo, ObjectInfo, PutCondition};
 pub use object_lock::{DefaultRetention, LockMode, ObjectLockConfig, Retention, check_removable};
+pub use sse::{MasterKey, SseAttrs};
 pub use upload_rules::{UploadRule, check_declared, rule_for, sniff};
 pub use versioning::{DeleteOutcome, NULL_VERSION, VersioningStatus, validate_version_id};
 
@@ -72,6 +75,8 @@ pub struct Engine {
     lifecycle_day_ms: i64,
     /// What lifecycle passes did since start, for metrics.
     lifecycle_totals: Arc<lifecycle::LifecycleTotals>,
+    /// The master key for SSE-S3, if configured.
+    master_key: Option<Arc<sse::MasterKey>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -107,6 +112,7 @@ impl Engine {
             config_lock: Arc::new(tokio::sync::Mutex::new(())),
             lifecycle_day_ms: lifecycle::DAY_MS,
             lifecycle_totals: Arc::default(),
+            master_key: None,
         }
     }
 

@@ -142,8 +142,11 @@ impl Engine {
         }
         // Parts are always files: completion names blobs, never inline bytes.
         if let StagedData::Inline(bytes) = &staged.data {
+            // Written as they are: sealed bytes stay sealed; the plaintext
+            // size and digests stay those of the part.
             let bytes = bytes.clone();
             let digests = staged.digests.clone();
+            let plain_size = staged.size;
             staged = self
                 .blobs
                 .stage(
@@ -154,6 +157,7 @@ impl Engine {
                 )
                 .await?;
             staged.digests = digests;
+            staged.size = plain_size;
         }
         let blob = self
             .blobs
@@ -377,6 +381,7 @@ impl Engine {
             tags: upload.attrs.tags.clone(),
             retention,
             legal_hold: upload.attrs.legal_hold,
+            sse: upload.attrs.sse.clone(),
         };
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),

@@ -138,9 +138,26 @@ impl Engine {
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
     {
+        self.stage_sealed(body, extra, limit, None).await
+    }
+
+    /// [`Engine::stage`], sealing the bytes with `key` when given (SSE).
+    ///
+    /// # Errors
+    /// As [`Engine::stage`].
+    pub async fn stage_sealed<S>(
+        &self,
+        body: S,
+        extra: ChecksumSet,
+        limit: u64,
+        key: Option<&crate::ObjectKey>,
+    ) -> Result<Staged, EngineError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+    {
         Ok(self
             .blobs
-            .stage(body, extra, crate::INLINE_MAX, limit)
+            .stage_sealed(body, extra, crate::INLINE_MAX, limit, key)
             .await?)
     }
 
@@ -262,6 +279,9 @@ impl Engine {
     /// Streams `len` bytes of the object from `start`.
     #[must_use]
     pub fn read(&self, info: &ObjectInfo, start: u64, len: u64) -> ByteStream {
+        if let Some(sse) = &info.attrs.sse {
+            return self.read_sealed(info, sse, start, len);
+        }
         if let Some(bytes) = &info.inline {
             let s = usize::try_from(start)
                 .unwrap_or(usize::MAX)
@@ -273,6 +293,37 @@ impl Engine {
             return Box::pin(futures::stream::once(async move { Ok(chunk) }));
         }
         read_segments(&self.blobs, info.segments(), start, len)
+    }
+
+    /// Streams `len` plaintext bytes from `start` of an encrypted object.
+    fn read_sealed(
+        &self,
+        info: &ObjectInfo,
+        sse: &crate::SseAttrs,
+        start: u64,
+        len: u64,
+    ) -> ByteStream {
+        let key = match self.object_key(sse, &info.bucket, &info.key) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(bucket = %info.bucket, key = %info.key, error = %e, "cannot decrypt object");
+                let err = std::io::Error::other(e.to_string());
+                return Box::pin(futures::stream::once(async move { Err(err) }));
+            }
+        };
+        if let Some(sealed) = &info.inline {
+            let result = almacen_blob::crypt::open_all(&key, sealed, info.size).map(|plain| {
+                let s = usize::try_from(start)
+                    .unwrap_or(usize::MAX)
+                    .min(plain.len());
+                let e = usize::try_from(start.saturating_add(len))
+                    .unwrap_or(usize::MAX)
+                    .min(plain.len());
+                Bytes::copy_from_slice(&plain[s..e])
+            });
+            return Box::pin(futures::stream::once(async move { result }));
+        }
+        almacen_blob::read_sealed_segments(&self.blobs, key, info.segments(), start, len)
     }
 
     /// Sets the object's canned ACL, if the object is still the one `info`
@@ -358,11 +409,12 @@ impl Engine {
         attrs: ObjectAttrs,
         extra: ChecksumSet,
         condition: Option<PutCondition>,
+        seal: Option<&crate::ObjectKey>,
     ) -> Result<ObjectInfo, EngineError> {
         validate_key(key)?;
         self.check_bucket(bucket).await?;
         let staged = self
-            .stage(self.read(src, 0, src.size), extra, MAX_PUT_SIZE)
+            .stage_sealed(self.read(src, 0, src.size), extra, MAX_PUT_SIZE, seal)
             .await?;
         self.commit_object_as(
             bucket,

@@ -17,6 +17,7 @@ pub fn to_s3(e: EngineError) -> S3Error {
         EngineError::NoSuchVersion => (C::NoSuchVersion, None),
         EngineError::UploadTooLarge(_) => (C::EntityTooLarge, None),
         EngineError::ObjectLocked(_) => (C::AccessDenied, None),
+        EngineError::KmsNotConfigured => (C::NotImplemented, None),
         EngineError::InvalidBucketState(_) => (C::InvalidBucketState, None),
         // MinIO's code for the same refusal, so clients written for it match.
         EngineError::QuotaExceeded => (

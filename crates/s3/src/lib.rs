@@ -17,6 +17,7 @@ mod conditions;
 mod convert;
 pub mod cors;
 mod cors_ops;
+pub mod encryption_ops;
 pub mod error;
 pub mod front;
 mod host;
@@ -445,6 +446,24 @@ impl S3 for Almacen {
         req: S3Request<GetBucketNotificationConfigurationInput>,
     ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
         self.op_get_bucket_notification_configuration(req).await
+    }
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        self.op_put_bucket_encryption(req).await
+    }
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        self.op_get_bucket_encryption(req).await
+    }
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        self.op_delete_bucket_encryption(req).await
     }
     async fn get_bucket_policy_status(
         &self,

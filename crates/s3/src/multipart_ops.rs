@@ -79,6 +79,7 @@ impl Almacen {
             e_tag: Some(etag(&info.etag)),
             location: Some(self.object_url(headers, &info.bucket, &info.key)),
             version_id: crate::object_ops::version_header(&info.version_id),
+            server_side_encryption: crate::object_ops::sse_out(info.attrs.sse.as_ref()),
             ..Default::default()
         };
         if let Some(a) = info.attrs.checksum_algorithm {
@@ -127,7 +128,16 @@ impl Almacen {
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
         )?;
+        let sse = self
+            .sse_for_write(
+                &input.bucket,
+                &input.key,
+                input.server_side_encryption.as_ref(),
+            )
+            .await?
+            .map(|(_, a)| a);
         let attrs = UploadAttrs {
+            sse,
             headers: content_headers(
                 input.content_type,
                 input.content_encoding,
@@ -153,6 +163,7 @@ impl Almacen {
             almacen_engine::check_declared(&rule, attrs.headers.content_type.as_deref(), None)
                 .map_err(to_s3)?;
         }
+        let sse_header = crate::object_ops::sse_out(attrs.sse.as_ref());
         let upload_id = self
             .engine
             .create_upload(&input.bucket, &input.key, attrs)
@@ -164,6 +175,7 @@ impl Almacen {
             upload_id: Some(upload_id),
             checksum_algorithm: input.checksum_algorithm,
             checksum_type: input.checksum_type,
+            server_side_encryption: sse_header,
             ..Default::default()
         }))
     }
@@ -215,6 +227,13 @@ impl Almacen {
                 "Part number must be an integer between 1 and 10000, inclusive",
             ));
         }
+        let seal = upload
+            .attrs
+            .sse
+            .as_ref()
+            .map(|sse| self.engine.object_key(sse, &input.bucket, &input.key))
+            .transpose()
+            .map_err(to_s3)?;
         let staged = self
             .stage_upload(
                 input.body,
@@ -223,6 +242,7 @@ impl Almacen {
                 &req.headers,
                 req.trailing_headers.as_ref(),
                 MAX_PART_SIZE,
+                seal.as_ref(),
             )
             .await?;
         let part = self
@@ -232,6 +252,7 @@ impl Almacen {
             .map_err(to_s3)?;
         let mut out = UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
+            server_side_encryption: crate::object_ops::sse_out(upload.attrs.sse.as_ref()),
             ..Default::default()
         };
         if let Some(a) = expected.primary.or(upload.attrs.checksum_algorithm) {
@@ -260,12 +281,20 @@ impl Almacen {
             .await?;
         let (start, len) = copy_range(input.copy_source_range.as_deref(), src.size)?;
         let body = self.engine.read(&src, start, len);
+        let seal = upload
+            .attrs
+            .sse
+            .as_ref()
+            .map(|sse| self.engine.object_key(sse, &input.bucket, &input.key))
+            .transpose()
+            .map_err(to_s3)?;
         let staged = self
             .engine
-            .stage(
+            .stage_sealed(
                 body,
                 upload_set(upload.attrs.checksum_algorithm),
                 MAX_PART_SIZE,
+                seal.as_ref(),
             )
             .await
             .map_err(to_s3)?;

@@ -27,18 +27,57 @@ pub(crate) struct ReadPlan {
 /// Refuses server-side encryption requests until encryption at rest exists:
 /// storing the object unencrypted while the client asked for encryption
 /// would be a silent lie about where its data stands.
+/// Refuses the encryption this version cannot do: SSE-C and SSE-KMS.
 pub(crate) fn refuse_sse(
     sse: Option<&ServerSideEncryption>,
     customer_algorithm: Option<&String>,
     kms_key: Option<&String>,
 ) -> S3Result<()> {
-    if sse.is_some() || customer_algorithm.is_some() || kms_key.is_some() {
+    if customer_algorithm.is_some() {
         return Err(s3_err(
             S3ErrorCode::NotImplemented,
-            "Server-side encryption is not available in this version of almacen; the object was not stored",
+            "SSE-C (customer-provided keys) is not available in this version of almacen; the object was not stored",
+        ));
+    }
+    if kms_key.is_some() || sse.is_some_and(|s| s.as_str() != ServerSideEncryption::AES256) {
+        return Err(s3_err(
+            S3ErrorCode::NotImplemented,
+            "SSE-KMS is not available in this version of almacen; use AES256 (SSE-S3); the object was not stored",
         ));
     }
     Ok(())
+}
+
+/// The `x-amz-server-side-encryption` value of an object's responses.
+pub(crate) fn sse_out(attrs: Option<&almacen_engine::SseAttrs>) -> Option<ServerSideEncryption> {
+    attrs.map(|a| ServerSideEncryption::from(a.algorithm.clone()))
+}
+
+impl Almacen {
+    /// The encryption a new object `bucket/key` gets: SSE-S3 when the
+    /// request asks for it (`x-amz-server-side-encryption: AES256`) or the
+    /// bucket's default says so; a new object key sealed under the master key.
+    pub(crate) async fn sse_for_write(
+        &self,
+        bucket: &str,
+        key: &str,
+        requested: Option<&ServerSideEncryption>,
+    ) -> S3Result<Option<(almacen_engine::ObjectKey, almacen_engine::SseAttrs)>> {
+        let wanted = match requested {
+            Some(_) => true,
+            None => self
+                .engine
+                .bucket_config(bucket)
+                .await
+                .map_err(to_s3)?
+                .encryption
+                .is_some(),
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        self.engine.new_sse(bucket, key).map(Some).map_err(to_s3)
+    }
 }
 
 /// Evaluates the read conditions of a GET or HEAD: 412 or 304 as RFC 9110 says.
@@ -249,6 +288,13 @@ impl Almacen {
         let limit = rule
             .and_then(|r| r.max_size)
             .map_or(MAX_PUT_SIZE, |m| m.min(MAX_PUT_SIZE));
+        let sse = self
+            .sse_for_write(
+                &input.bucket,
+                &input.key,
+                input.server_side_encryption.as_ref(),
+            )
+            .await?;
         let staged = self
             .stage_upload(
                 input.body,
@@ -257,6 +303,7 @@ impl Almacen {
                 &req.headers,
                 req.trailing_headers.as_ref(),
                 limit,
+                sse.as_ref().map(|(k, _)| k),
             )
             .await?;
         let (retention, legal_hold) = crate::object_lock_ops::from_headers(
@@ -271,6 +318,7 @@ impl Almacen {
             tags: crate::tagging_ops::from_header(input.tagging.as_deref())?,
             retention,
             legal_hold,
+            sse: sse.map(|(_, a)| a),
             ..Default::default()
         };
         let info = self
@@ -283,6 +331,7 @@ impl Almacen {
             size: i64::try_from(info.size).ok(),
             expiration: self.expiration_of(&input.bucket, &info).await,
             version_id: version_header(&info.version_id),
+            server_side_encryption: sse_out(info.attrs.sse.as_ref()),
             ..Default::default()
         };
         if let Some(a) = expected.primary {
@@ -338,6 +387,7 @@ impl Almacen {
             object_lock_mode: lock.0,
             object_lock_retain_until_date: lock.1,
             object_lock_legal_hold_status: lock.2,
+            server_side_encryption: sse_out(info.attrs.sse.as_ref()),
             ..Default::default()
         };
         if input
@@ -396,6 +446,7 @@ impl Almacen {
             object_lock_mode: lock.0,
             object_lock_retain_until_date: lock.1,
             object_lock_legal_hold_status: lock.2,
+            server_side_encryption: sse_out(info.attrs.sse.as_ref()),
             version_id: version_header(&info.version_id),
             expiration: self.expiration_of(&input.bucket, &info).await,
             ..Default::default()
@@ -721,7 +772,19 @@ impl Almacen {
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
         )?;
+        let sse = self
+            .sse_for_write(
+                &input.bucket,
+                &input.key,
+                input.server_side_encryption.as_ref(),
+            )
+            .await?;
+        let (seal, sse) = match sse {
+            Some((k, a)) => (Some(k), Some(a)),
+            None => (None, None),
+        };
         let attrs = ObjectAttrs {
+            sse,
             headers,
             checksum_algorithm: algorithm,
             acl: crate::acl_ops::canned(input.acl.as_ref().map(ObjectCannedACL::as_str))?,
@@ -732,7 +795,15 @@ impl Almacen {
         };
         let info = self
             .engine
-            .copy_object(&src, &input.bucket, &input.key, attrs, extra, None)
+            .copy_object(
+                &src,
+                &input.bucket,
+                &input.key,
+                attrs,
+                extra,
+                None,
+                seal.as_ref(),
+            )
             .await
             .map_err(to_s3)?;
         let mut result = CopyObjectResult {
@@ -748,6 +819,7 @@ impl Almacen {
             copy_object_result: Some(result),
             copy_source_version_id: version_header(&src.version_id),
             version_id: version_header(&info.version_id),
+            server_side_encryption: sse_out(info.attrs.sse.as_ref()),
             ..Default::default()
         }))
     }
@@ -849,6 +921,7 @@ impl Almacen {
         headers: &http::HeaderMap,
         trailers: Option<&s3s::TrailingHeaders>,
         limit: u64,
+        seal: Option<&almacen_engine::ObjectKey>,
     ) -> S3Result<almacen_engine::Staged> {
         if headers
             .get("content-md5")
@@ -873,7 +946,7 @@ impl Almacen {
         };
         let staged = self
             .engine
-            .stage(body, expected.set, limit)
+            .stage_sealed(body, expected.set, limit, seal)
             .await
             .map_err(upload_err)?;
         // With aws-chunked bodies Content-Length counts the framing; s3s has
