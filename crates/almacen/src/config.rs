@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub lifecycle_day_seconds: Option<u64>,
     /// Metrics readable without a token (`MINIO_PROMETHEUS_AUTH_TYPE=public`).
     pub prometheus_public: bool,
+    /// Accept SSE-C over plain HTTP (for tests and trusted networks).
+    pub sse_c_insecure: bool,
     /// The master key for SSE-S3 (`MINIO_KMS_SECRET_KEY` format).
     pub kms_key: Option<almacen_engine::MasterKey>,
     /// Event notification targets.
@@ -163,6 +165,8 @@ impl ServerConfig {
             .transpose()
             .map_err(|e| anyhow::anyhow!("MINIO_KMS_SECRET_KEY: {e}"))?;
         Ok(Self {
+            sse_c_insecure: env_any(&["ALMACEN_SSE_C_ALLOW_HTTP"])
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
             kms_key,
             notify_targets,
             audit_log: env_any(&["ALMACEN_AUDIT_LOG_FILE"]).map(PathBuf::from),

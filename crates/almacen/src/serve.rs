@@ -67,6 +67,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         &FrontConfig {
             access_key: cfg.access_key.clone(),
             notify_targets: cfg.notify_targets.iter().map(|t| t.arn.clone()).collect(),
+            sse_c_insecure: cfg.sse_c_insecure,
             domains: cfg.domains.clone(),
             server_url: cfg.server_url.clone(),
         },

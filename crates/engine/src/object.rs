@@ -279,8 +279,21 @@ impl Engine {
     /// Streams `len` bytes of the object from `start`.
     #[must_use]
     pub fn read(&self, info: &ObjectInfo, start: u64, len: u64) -> ByteStream {
+        self.read_with(info, start, len, None)
+    }
+
+    /// [`Engine::read`] with the object key given (SSE-C objects, whose key
+    /// only the client holds).
+    #[must_use]
+    pub fn read_with(
+        &self,
+        info: &ObjectInfo,
+        start: u64,
+        len: u64,
+        key: Option<crate::ObjectKey>,
+    ) -> ByteStream {
         if let Some(sse) = &info.attrs.sse {
-            return self.read_sealed(info, sse, start, len);
+            return self.read_sealed(info, sse, start, len, key);
         }
         if let Some(bytes) = &info.inline {
             let s = usize::try_from(start)
@@ -302,8 +315,9 @@ impl Engine {
         sse: &crate::SseAttrs,
         start: u64,
         len: u64,
+        given: Option<crate::ObjectKey>,
     ) -> ByteStream {
-        let key = match self.object_key(sse, &info.bucket, &info.key) {
+        let key = match given.map_or_else(|| self.object_key(sse, &info.bucket, &info.key), Ok) {
             Ok(k) => k,
             Err(e) => {
                 tracing::error!(bucket = %info.bucket, key = %info.key, error = %e, "cannot decrypt object");
@@ -410,11 +424,17 @@ impl Engine {
         extra: ChecksumSet,
         condition: Option<PutCondition>,
         seal: Option<&crate::ObjectKey>,
+        src_key: Option<crate::ObjectKey>,
     ) -> Result<ObjectInfo, EngineError> {
         validate_key(key)?;
         self.check_bucket(bucket).await?;
         let staged = self
-            .stage_sealed(self.read(src, 0, src.size), extra, MAX_PUT_SIZE, seal)
+            .stage_sealed(
+                self.read_with(src, 0, src.size, src_key),
+                extra,
+                MAX_PUT_SIZE,
+                seal,
+            )
             .await?;
         self.commit_object_as(
             bucket,

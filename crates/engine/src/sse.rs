@@ -100,8 +100,51 @@ pub struct SseAttrs {
     pub algorithm: String,
     /// The master key's name.
     pub key_id: String,
-    /// The object key, sealed under the master key.
+    /// The object key, sealed under the master key (SSE-S3) or under the
+    /// customer's key (SSE-C).
     pub sealed_key: String,
+    /// SSE-C: the base64 MD5 of the customer's key, to tell a wrong key
+    /// from a right one (the key itself is never stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key_md5: Option<String>,
+}
+
+impl SseAttrs {
+    /// Whether the customer holds the key (SSE-C).
+    #[must_use]
+    pub fn is_customer_key(&self) -> bool {
+        self.customer_key_md5.is_some()
+    }
+}
+
+/// Seals or opens an object key under a 256-bit key (the customer's, for SSE-C).
+fn seal_with(key: &[u8; 32], object_key: &ObjectKey, context: &str) -> String {
+    let k = RandomizedNonceKey::new(&AES_256_GCM, key).expect("32-byte key");
+    let mut buf = object_key.0.to_vec();
+    let nonce = k
+        .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buf)
+        .expect("sealing 32 bytes cannot fail");
+    let mut out = nonce.as_ref().to_vec();
+    out.extend_from_slice(&buf);
+    B64.encode(out)
+}
+
+fn open_with(key: &[u8; 32], sealed: &str, context: &str) -> Option<ObjectKey> {
+    let k = RandomizedNonceKey::new(&AES_256_GCM, key).ok()?;
+    let raw = B64.decode(sealed).ok()?;
+    if raw.len() < 12 {
+        return None;
+    }
+    let (nonce, body) = raw.split_at(12);
+    let mut body = body.to_vec();
+    let plain = k
+        .open_in_place(
+            Nonce::try_assume_unique_for_key(nonce).ok()?,
+            Aad::from(context.as_bytes()),
+            &mut body,
+        )
+        .ok()?;
+    Some(ObjectKey(plain.try_into().ok()?))
 }
 
 fn context(bucket: &str, key: &str) -> String {
@@ -128,8 +171,44 @@ impl Engine {
             algorithm: "AES256".into(),
             key_id: mk.name().to_owned(),
             sealed_key: mk.seal(&object_key, &context(bucket, key)),
+            customer_key_md5: None,
         };
         Ok((object_key, attrs))
+    }
+
+    /// A new object key for `bucket/key` sealed under the customer's key (SSE-C).
+    #[must_use]
+    pub fn new_sse_c(
+        &self,
+        bucket: &str,
+        key: &str,
+        customer: &[u8; 32],
+        md5_b64: &str,
+    ) -> (ObjectKey, SseAttrs) {
+        let object_key = ObjectKey::random();
+        let attrs = SseAttrs {
+            algorithm: "AES256".into(),
+            key_id: String::new(),
+            sealed_key: seal_with(customer, &object_key, &context(bucket, key)),
+            customer_key_md5: Some(md5_b64.to_owned()),
+        };
+        (object_key, attrs)
+    }
+
+    /// The object key of an SSE-C object, with the customer's key.
+    ///
+    /// # Errors
+    /// `Internal` when the key does not open it (the caller checks the MD5 first).
+    pub fn object_key_c(
+        &self,
+        sse: &SseAttrs,
+        bucket: &str,
+        key: &str,
+        customer: &[u8; 32],
+    ) -> Result<ObjectKey, EngineError> {
+        open_with(customer, &sse.sealed_key, &context(bucket, key)).ok_or_else(|| {
+            EngineError::Internal(format!("the customer key does not open {bucket}/{key}"))
+        })
     }
 
     /// The object key recorded in `sse` for `bucket/key`.

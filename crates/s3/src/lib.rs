@@ -50,6 +50,8 @@ pub struct FrontConfig {
     pub domains: Vec<String>,
     /// ARNs of the event notification targets configured on the server.
     pub notify_targets: Vec<String>,
+    /// Accept SSE-C over plain HTTP (S3 refuses it; this version has no TLS yet).
+    pub sse_c_insecure: bool,
     /// The public URL clients reach the server at (`MINIO_SERVER_URL`),
     /// used in the URLs the server writes into responses; without it they
     /// are built from the request's Host.
@@ -62,6 +64,7 @@ pub struct Almacen {
     engine: Engine,
     authz: Authz,
     notify_targets: Vec<String>,
+    sse_c_insecure: bool,
     owner: Owner,
     server_url: Option<String>,
 }
@@ -76,6 +79,7 @@ impl Almacen {
             engine,
             authz,
             notify_targets: Vec::new(),
+            sse_c_insecure: false,
             owner: Owner {
                 display_name: Some(access_key.to_owned()),
                 // A stable canonical user id shaped like AWS's (64 hex digits).
@@ -125,6 +129,7 @@ pub fn build_service(
     let authz = Authz::new(engine.clone(), iam.clone());
     let mut almacen = Almacen::new(engine.clone(), authz.clone(), &config.access_key);
     almacen.notify_targets = config.notify_targets.clone();
+    almacen.sse_c_insecure = config.sse_c_insecure;
     almacen.server_url = config
         .server_url
         .as_ref()

@@ -66,6 +66,50 @@ fn copy_range(range: Option<&str>, size: u64) -> S3Result<(u64, u64)> {
 }
 
 impl Almacen {
+    /// The key that seals an upload's parts: the master-sealed key (SSE-S3)
+    /// or, for SSE-C uploads, the key opened with the customer's key, which
+    /// every UploadPart must send again.
+    fn upload_key(
+        &self,
+        upload: &almacen_engine::UploadInfo,
+        bucket: &str,
+        key: &str,
+        customer: Option<crate::object_ops::CustomerKey>,
+    ) -> S3Result<Option<almacen_engine::ObjectKey>> {
+        let Some(sse) = &upload.attrs.sse else {
+            if customer.is_some() {
+                return Err(s3_err(
+                    S3ErrorCode::InvalidRequest,
+                    "The encryption parameters are not applicable to this upload.",
+                ));
+            }
+            return Ok(None);
+        };
+        if sse.is_customer_key() {
+            let Some(c) = customer else {
+                return Err(s3_err(
+                    S3ErrorCode::InvalidRequest,
+                    "The upload was started with SSE-C: every part must send the same customer key.",
+                ));
+            };
+            if sse.customer_key_md5.as_deref() != Some(c.md5()) {
+                return Err(s3_err(
+                    S3ErrorCode::InvalidArgument,
+                    "The customer key does not match the upload's.",
+                ));
+            }
+            return self
+                .engine
+                .object_key_c(sse, bucket, key, c.raw())
+                .map(Some)
+                .map_err(to_s3);
+        }
+        self.engine
+            .object_key(sse, bucket, key)
+            .map(Some)
+            .map_err(to_s3)
+    }
+
     /// The CompleteMultipartUpload answer for a completed object, the same
     /// for the first completion and for a repeated one.
     fn completed(
@@ -97,8 +141,13 @@ impl Almacen {
         validate_key(&input.key).map_err(to_s3)?;
         crate::object_ops::refuse_sse(
             input.server_side_encryption.as_ref(),
-            input.sse_customer_algorithm.as_ref(),
             input.ssekms_key_id.as_ref(),
+        )?;
+        let customer = crate::object_ops::CustomerKey::from_headers(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
         )?;
         let alg = algorithm(
             input
@@ -133,6 +182,7 @@ impl Almacen {
                 &input.bucket,
                 &input.key,
                 input.server_side_encryption.as_ref(),
+                customer.as_ref(),
             )
             .await?
             .map(|(_, a)| a);
@@ -164,6 +214,7 @@ impl Almacen {
                 .map_err(to_s3)?;
         }
         let sse_header = crate::object_ops::sse_out(attrs.sse.as_ref());
+        let ssec_header = crate::object_ops::ssec_out(attrs.sse.as_ref());
         let upload_id = self
             .engine
             .create_upload(&input.bucket, &input.key, attrs)
@@ -176,6 +227,8 @@ impl Almacen {
             checksum_algorithm: input.checksum_algorithm,
             checksum_type: input.checksum_type,
             server_side_encryption: sse_header,
+            sse_customer_algorithm: ssec_header.0,
+            sse_customer_key_md5: ssec_header.1,
             ..Default::default()
         }))
     }
@@ -198,7 +251,12 @@ impl Almacen {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
-        crate::object_ops::refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
+        let customer = crate::object_ops::CustomerKey::from_headers(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
+        )?;
         let upload = self
             .upload_for(&input.bucket, &input.key, &input.upload_id)
             .await?;
@@ -227,13 +285,7 @@ impl Almacen {
                 "Part number must be an integer between 1 and 10000, inclusive",
             ));
         }
-        let seal = upload
-            .attrs
-            .sse
-            .as_ref()
-            .map(|sse| self.engine.object_key(sse, &input.bucket, &input.key))
-            .transpose()
-            .map_err(to_s3)?;
+        let seal = self.upload_key(&upload, &input.bucket, &input.key, customer)?;
         let staged = self
             .stage_upload(
                 input.body,
@@ -253,6 +305,8 @@ impl Almacen {
         let mut out = UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
             server_side_encryption: crate::object_ops::sse_out(upload.attrs.sse.as_ref()),
+            sse_customer_algorithm: crate::object_ops::ssec_out(upload.attrs.sse.as_ref()).0,
+            sse_customer_key_md5: crate::object_ops::ssec_out(upload.attrs.sse.as_ref()).1,
             ..Default::default()
         };
         if let Some(a) = expected.primary.or(upload.attrs.checksum_algorithm) {
@@ -280,14 +334,23 @@ impl Almacen {
             )
             .await?;
         let (start, len) = copy_range(input.copy_source_range.as_deref(), src.size)?;
-        let body = self.engine.read(&src, start, len);
-        let seal = upload
-            .attrs
-            .sse
-            .as_ref()
-            .map(|sse| self.engine.object_key(sse, &input.bucket, &input.key))
-            .transpose()
-            .map_err(to_s3)?;
+        let src_key = self.key_for_read(
+            &src,
+            crate::object_ops::CustomerKey::from_headers(
+                input.copy_source_sse_customer_algorithm.as_ref(),
+                input.copy_source_sse_customer_key.as_ref(),
+                input.copy_source_sse_customer_key_md5.as_ref(),
+                self.sse_c_insecure,
+            )?,
+        )?;
+        let body = self.engine.read_with(&src, start, len, src_key);
+        let customer = crate::object_ops::CustomerKey::from_headers(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
+        )?;
+        let seal = self.upload_key(&upload, &input.bucket, &input.key, customer)?;
         let staged = self
             .engine
             .stage_sealed(

@@ -27,30 +27,108 @@ pub(crate) struct ReadPlan {
 /// Refuses server-side encryption requests until encryption at rest exists:
 /// storing the object unencrypted while the client asked for encryption
 /// would be a silent lie about where its data stands.
-/// Refuses the encryption this version cannot do: SSE-C and SSE-KMS.
+/// Refuses the encryption this version cannot do: SSE-KMS.
 pub(crate) fn refuse_sse(
     sse: Option<&ServerSideEncryption>,
-    customer_algorithm: Option<&String>,
     kms_key: Option<&String>,
 ) -> S3Result<()> {
-    if customer_algorithm.is_some() {
-        return Err(s3_err(
-            S3ErrorCode::NotImplemented,
-            "SSE-C (customer-provided keys) is not available in this version of almacen; the object was not stored",
-        ));
-    }
     if kms_key.is_some() || sse.is_some_and(|s| s.as_str() != ServerSideEncryption::AES256) {
         return Err(s3_err(
             S3ErrorCode::NotImplemented,
-            "SSE-KMS is not available in this version of almacen; use AES256 (SSE-S3); the object was not stored",
+            "SSE-KMS is not available in this version of almacen; use AES256 (SSE-S3) or SSE-C; the object was not stored",
         ));
     }
     Ok(())
 }
 
+/// An SSE-C key from the request's three headers, checked as S3 checks it.
+#[derive(Clone)]
+pub(crate) struct CustomerKey {
+    key: [u8; 32],
+    md5: String,
+}
+
+impl CustomerKey {
+    /// The base64 MD5 of the key.
+    pub(crate) fn md5(&self) -> &str {
+        &self.md5
+    }
+
+    /// The key's bytes.
+    pub(crate) fn raw(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// The key from `algorithm`, `key` and `key-MD5` headers (all or none).
+    pub(crate) fn from_headers(
+        algorithm: Option<&String>,
+        key: Option<&String>,
+        md5: Option<&String>,
+        insecure_allowed: bool,
+    ) -> S3Result<Option<Self>> {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        let invalid = |m: &str| s3_err(S3ErrorCode::InvalidArgument, m);
+        let (algorithm, key, md5) = match (algorithm, key, md5) {
+            (None, None, None) => return Ok(None),
+            (Some(a), Some(k), Some(m)) => (a, k, m),
+            (None, ..) => {
+                return Err(invalid(
+                    "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.",
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.",
+                ));
+            }
+        };
+        if algorithm != "AES256" {
+            return Err(invalid(
+                "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.",
+            ));
+        }
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| invalid("The secret key was invalid for the specified algorithm."))?;
+        let digest = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&raw));
+        if &digest != md5 {
+            return Err(invalid(
+                "The calculated MD5 hash of the key did not match the hash that was provided.",
+            ));
+        }
+        if !insecure_allowed {
+            return Err(s3_err(
+                S3ErrorCode::InvalidRequest,
+                "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+            ));
+        }
+        let mut k = [0u8; 32];
+        k.copy_from_slice(&raw);
+        Ok(Some(Self {
+            key: k,
+            md5: digest,
+        }))
+    }
+}
+
+/// The SSE-C response headers of an object: algorithm and key MD5.
+pub(crate) fn ssec_out(
+    attrs: Option<&almacen_engine::SseAttrs>,
+) -> (Option<String>, Option<String>) {
+    match attrs.and_then(|a| a.customer_key_md5.clone()) {
+        Some(md5) => (Some("AES256".to_owned()), Some(md5)),
+        None => (None, None),
+    }
+}
+
 /// The `x-amz-server-side-encryption` value of an object's responses.
 pub(crate) fn sse_out(attrs: Option<&almacen_engine::SseAttrs>) -> Option<ServerSideEncryption> {
-    attrs.map(|a| ServerSideEncryption::from(a.algorithm.clone()))
+    attrs
+        .filter(|a| !a.is_customer_key())
+        .map(|a| ServerSideEncryption::from(a.algorithm.clone()))
 }
 
 impl Almacen {
@@ -62,7 +140,11 @@ impl Almacen {
         bucket: &str,
         key: &str,
         requested: Option<&ServerSideEncryption>,
+        customer: Option<&CustomerKey>,
     ) -> S3Result<Option<(almacen_engine::ObjectKey, almacen_engine::SseAttrs)>> {
+        if let Some(c) = customer {
+            return Ok(Some(self.engine.new_sse_c(bucket, key, &c.key, &c.md5)));
+        }
         let wanted = match requested {
             Some(_) => true,
             None => self
@@ -77,6 +159,37 @@ impl Almacen {
             return Ok(None);
         }
         self.engine.new_sse(bucket, key).map(Some).map_err(to_s3)
+    }
+
+    /// The object key a read of `info` needs from the request: SSE-C
+    /// objects need the customer's key (400 without it, 403 with another);
+    /// other objects refuse SSE-C parameters. `None`: the engine knows.
+    pub(crate) fn key_for_read(
+        &self,
+        info: &ObjectInfo,
+        customer: Option<CustomerKey>,
+    ) -> S3Result<Option<almacen_engine::ObjectKey>> {
+        let stored = info.attrs.sse.as_ref().filter(|a| a.is_customer_key());
+        match (stored, customer) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(s3_err(
+                S3ErrorCode::InvalidRequest,
+                "The encryption parameters are not applicable to this object.",
+            )),
+            (Some(_), None) => Err(s3_err(
+                S3ErrorCode::InvalidRequest,
+                "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+            )),
+            (Some(sse), Some(c)) => {
+                if sse.customer_key_md5.as_deref() != Some(c.md5.as_str()) {
+                    return Err(s3_err(S3ErrorCode::AccessDenied, "Access Denied"));
+                }
+                self.engine
+                    .object_key_c(sse, &info.bucket, &info.key, &c.key)
+                    .map(Some)
+                    .map_err(|_| s3_err(S3ErrorCode::AccessDenied, "Access Denied"))
+            }
+        }
     }
 }
 
@@ -231,8 +344,13 @@ impl Almacen {
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         refuse_sse(
             input.server_side_encryption.as_ref(),
-            input.sse_customer_algorithm.as_ref(),
             input.ssekms_key_id.as_ref(),
+        )?;
+        let customer = CustomerKey::from_headers(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
         )?;
         let expected = Expected::from_request(
             &req.headers,
@@ -293,6 +411,7 @@ impl Almacen {
                 &input.bucket,
                 &input.key,
                 input.server_side_encryption.as_ref(),
+                customer.as_ref(),
             )
             .await?;
         let staged = self
@@ -332,6 +451,8 @@ impl Almacen {
             expiration: self.expiration_of(&input.bucket, &info).await,
             version_id: version_header(&info.version_id),
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
+            sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             ..Default::default()
         };
         if let Some(a) = expected.primary {
@@ -351,7 +472,13 @@ impl Almacen {
             .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
-        refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
+        let customer = CustomerKey::from_headers(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
+        )?;
+        let read_key = self.key_for_read(&info, customer)?;
         check_read_conditions(
             &info,
             Conditions {
@@ -363,7 +490,7 @@ impl Almacen {
         )?;
         let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
         let lock = crate::object_lock_ops::headers_of(&info);
-        let body = self.engine.read(&info, plan.start, plan.len);
+        let body = self.engine.read_with(&info, plan.start, plan.len, read_key);
         let h = &info.attrs.headers;
         let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),
@@ -388,6 +515,8 @@ impl Almacen {
             object_lock_retain_until_date: lock.1,
             object_lock_legal_hold_status: lock.2,
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
+            sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             ..Default::default()
         };
         if input
@@ -416,7 +545,14 @@ impl Almacen {
             .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
-        refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
+        let customer = CustomerKey::from_headers(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
+        )?;
+        // HEAD needs the right key too, though it reads no bytes.
+        self.key_for_read(&info, customer)?;
         check_read_conditions(
             &info,
             Conditions {
@@ -447,6 +583,8 @@ impl Almacen {
             object_lock_retain_until_date: lock.1,
             object_lock_legal_hold_status: lock.2,
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
+            sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             version_id: version_header(&info.version_id),
             expiration: self.expiration_of(&input.bucket, &info).await,
             ..Default::default()
@@ -678,13 +816,19 @@ impl Almacen {
         validate_key(&input.key).map_err(to_s3)?;
         refuse_sse(
             input.server_side_encryption.as_ref(),
-            input.sse_customer_algorithm.as_ref(),
             input.ssekms_key_id.as_ref(),
         )?;
-        refuse_sse(
-            None,
+        let customer = CustomerKey::from_headers(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
+        )?;
+        let source_customer = CustomerKey::from_headers(
             input.copy_source_sse_customer_algorithm.as_ref(),
-            None,
+            input.copy_source_sse_customer_key.as_ref(),
+            input.copy_source_sse_customer_key_md5.as_ref(),
+            self.sse_c_insecure,
         )?;
         let src = self
             .copy_source(
@@ -777,12 +921,14 @@ impl Almacen {
                 &input.bucket,
                 &input.key,
                 input.server_side_encryption.as_ref(),
+                customer.as_ref(),
             )
             .await?;
         let (seal, sse) = match sse {
             Some((k, a)) => (Some(k), Some(a)),
             None => (None, None),
         };
+        let src_key = self.key_for_read(&src, source_customer)?;
         let attrs = ObjectAttrs {
             sse,
             headers,
@@ -803,6 +949,7 @@ impl Almacen {
                 extra,
                 None,
                 seal.as_ref(),
+                src_key,
             )
             .await
             .map_err(to_s3)?;
@@ -820,6 +967,8 @@ impl Almacen {
             copy_source_version_id: version_header(&src.version_id),
             version_id: version_header(&info.version_id),
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
+            sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             ..Default::default()
         }))
     }
@@ -836,7 +985,16 @@ impl Almacen {
             .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
-        refuse_sse(None, input.sse_customer_algorithm.as_ref(), None)?;
+        // SSE-C objects answer only to their key, as GET and HEAD do.
+        self.key_for_read(
+            &info,
+            CustomerKey::from_headers(
+                input.sse_customer_algorithm.as_ref(),
+                input.sse_customer_key.as_ref(),
+                input.sse_customer_key_md5.as_ref(),
+                self.sse_c_insecure,
+            )?,
+        )?;
         // The header is a comma-separated list; take it apart whatever s3s split.
         let wants = |name: &str| {
             input
