@@ -68,3 +68,20 @@ def test_rotation(server_factory, tmp_path):
         time.sleep(0.1)
     assert os.path.exists(f"{log}.1")
     assert os.path.getsize(f"{log}.1") <= (1 << 20) + 4096
+
+
+def test_debug_log_has_one_line_per_request(server_factory):
+    srv = server_factory(extra_env={"RUST_LOG": "info,almacen_s3::front=debug"})
+    s3 = srv.client()
+    s3.create_bucket(Bucket="logged")
+    s3.put_object(Bucket="logged", Key="k", Body=b"x" * 10)
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        text = open(srv.stderr_path).read()
+        if "api=PutObject" in text:
+            break
+        time.sleep(0.1)
+    lines = [l for l in text.splitlines() if "request" in l and "api=" in l]
+    assert any("api=PutObject" in l and "status=200" in l for l in lines), text[-2000:]
+    assert srv.secret_key not in text

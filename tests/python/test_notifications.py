@@ -121,7 +121,7 @@ def test_unknown_arn_is_refused(server, s3, bucket):
 
 def test_events_wait_for_a_target_that_is_down_even_across_a_restart(server_factory):
     port = free_port()
-    srv = server_factory(extra_env=env_for(port))
+    srv = server_factory(extra_env={**env_for(port), "MINIO_PROMETHEUS_AUTH_TYPE": "public"})
     s3 = srv.client()
     s3.create_bucket(Bucket="queue")
     configure(s3, "queue")
@@ -139,5 +139,11 @@ def test_events_wait_for_a_target_that_is_down_even_across_a_restart(server_fact
         assert keys == [f"videos/{i}.mp4" for i in range(6)], keys
         time.sleep(0.5)
         assert len(rx.events) == 6
+        import requests
+
+        metrics = requests.get(srv.endpoint + "/minio/v2/metrics/cluster", timeout=30).text
+        assert "almacen_notify_delivered_total 6" in metrics
+        failed = [l for l in metrics.splitlines() if l.startswith("almacen_notify_failed_total ")]
+        assert failed and float(failed[0].split()[1]) >= 1
     finally:
         rx.stop()

@@ -56,10 +56,12 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load users and policies: {e}"))?;
     let iam = std::sync::Arc::new(iam);
+    let delivery = std::sync::Arc::new(almacen_notify::DeliveryStats::default());
     let metrics = std::sync::Arc::new(almacen_s3::metrics::Metrics::new(
         engine.clone(),
         iam.clone(),
         cfg.prometheus_public,
+        delivery.clone(),
     ));
     let s3 = almacen_s3::build_service(
         engine.clone(),
@@ -130,7 +132,9 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     for t in &cfg.notify_targets {
         tracing::info!(arn = %t.arn, endpoint = %t.endpoint, "event notification target");
     }
-    tokio::spawn(almacen_notify::Dispatcher::new(engine.meta(), cfg.notify_targets.clone()).run());
+    tokio::spawn(
+        almacen_notify::Dispatcher::new(engine.meta(), cfg.notify_targets.clone(), delivery).run(),
+    );
 
     // Lifecycle: a pass over the buckets with rules, several times a "day"
     // (every hour, or an eighth of a shortened day).

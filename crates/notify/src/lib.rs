@@ -100,11 +100,21 @@ pub fn webhook_targets(
     Ok(out)
 }
 
+/// What the dispatcher did since start, for metrics.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    /// Events delivered (answered 2xx).
+    pub delivered: std::sync::atomic::AtomicU64,
+    /// Delivery attempts that failed (each will be retried).
+    pub failed: std::sync::atomic::AtomicU64,
+}
+
 /// Drains the event queue (see the crate documentation).
 pub struct Dispatcher {
     meta: Arc<dyn MetaStore>,
     targets: Vec<Target>,
     blocked: HashMap<String, (Instant, u32)>,
+    stats: Arc<DeliveryStats>,
 }
 
 /// How often an idle dispatcher looks for new events.
@@ -115,13 +125,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Dispatcher {
-    /// A dispatcher over `meta`'s queue for `targets`.
+    /// A dispatcher over `meta`'s queue for `targets`, counting into `stats`.
     #[must_use]
-    pub fn new(meta: Arc<dyn MetaStore>, targets: Vec<Target>) -> Self {
+    pub fn new(meta: Arc<dyn MetaStore>, targets: Vec<Target>, stats: Arc<DeliveryStats>) -> Self {
         Self {
             meta,
             targets,
             blocked: HashMap::new(),
+            stats,
         }
     }
 
@@ -169,9 +180,15 @@ impl Dispatcher {
             match deliver(&target, ev.payload.clone()).await {
                 Ok(()) => {
                     self.blocked.remove(&key);
+                    self.stats
+                        .delivered
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     done.push(WriteOp::DeleteEvent { seq: ev.seq });
                 }
                 Err(e) => {
+                    self.stats
+                        .failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let tries = self.blocked.get(&key).map_or(0, |(_, n)| *n) + 1;
                     let wait = Duration::from_secs(1 << tries.min(6)).min(MAX_BACKOFF);
                     tracing::warn!(target = %target.arn, error = %e, retry_in_s = wait.as_secs(), "event delivery failed");

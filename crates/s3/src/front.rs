@@ -186,6 +186,16 @@ impl Front {
         if let Some(m) = &self.metrics {
             m.observe(api, status, elapsed.as_secs_f64(), bytes_in, bytes_out);
         }
+        tracing::debug!(
+            request_id = %rid,
+            api = %api,
+            status,
+            access_key = %slot.0.access_key.get().map_or("-", String::as_str),
+            bytes_in,
+            bytes_out,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
         if let (Some(audit), Some((bucket, object, version_id, user_agent))) =
             (&self.audit, audit_head)
         {

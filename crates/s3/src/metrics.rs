@@ -78,6 +78,7 @@ pub struct Metrics {
     iam: Arc<IamStore>,
     public: bool,
     scrapes: AtomicU64,
+    delivery: Arc<almacen_notify::DeliveryStats>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -97,7 +98,12 @@ impl Metrics {
     /// Metrics over `engine`'s buckets and disk; scrapes authenticated
     /// against `iam` unless `public`.
     #[must_use]
-    pub fn new(engine: Engine, iam: Arc<IamStore>, public: bool) -> Self {
+    pub fn new(
+        engine: Engine,
+        iam: Arc<IamStore>,
+        public: bool,
+        delivery: Arc<almacen_notify::DeliveryStats>,
+    ) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<ApiLabel, Counter>::default();
         let errors = Family::<ApiLabel, Counter>::default();
@@ -163,6 +169,7 @@ impl Metrics {
             iam,
             public,
             scrapes: AtomicU64::new(0),
+            delivery,
         }
     }
 
@@ -327,6 +334,20 @@ impl Metrics {
             "almacen_notify_queue_length",
             "Events waiting for delivery, by target ARN",
             queued,
+        );
+        let delivered = Counter::<u64>::default();
+        delivered.inc_by(self.delivery.delivered.load(Ordering::Relaxed));
+        let failed = Counter::<u64>::default();
+        failed.inc_by(self.delivery.failed.load(Ordering::Relaxed));
+        scrape.register(
+            "almacen_notify_delivered",
+            "Events delivered to their targets",
+            delivered,
+        );
+        scrape.register(
+            "almacen_notify_failed",
+            "Event deliveries that failed (each is retried)",
+            failed,
         );
         let totals = self.engine.lifecycle_totals();
         let expired = Counter::<u64>::default();
