@@ -242,3 +242,15 @@ def test_complete_multipart_if_match(s3, bucket):
         IfMatch=md5_etag(b"base"),
     )
     assert s3.get_object(Bucket=bucket, Key="mpm")["Body"].read() == b"next"
+
+
+def test_put_with_if_match_and_if_none_match_needs_both(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="both", Body=b"v1")["ETag"]
+    # Both hold: the current ETag matches and is not the other one.
+    s3.put_object(Bucket=bucket, Key="both", Body=b"v2", IfMatch=etag, IfNoneMatch='"0000"')
+    current = s3.head_object(Bucket=bucket, Key="both")["ETag"]
+    # One fails: nothing is written.
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="both", Body=b"v3", IfMatch=current, IfNoneMatch=current)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    assert s3.get_object(Bucket=bucket, Key="both")["Body"].read() == b"v2"

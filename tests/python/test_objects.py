@@ -481,7 +481,7 @@ def test_non_ascii_metadata_round_trips(server):
     "extra,code",
     [
         ({"ServerSideEncryption": "AES256"}, "NotImplemented"),  # no KMS key on this server
-        ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "testkey-1"}, "NotImplemented"),
+        ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "testkey-1"}, "NotImplemented"),  # likewise
         ({"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}, "InvalidRequest"),  # needs TLS
     ],
 )

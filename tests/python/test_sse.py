@@ -183,3 +183,28 @@ def test_sse_c_multipart_and_copies(kbucket):
     assert s3.get_object(Bucket=b, Key="ccopy", **ssec(KEY_B))["Body"].read() == whole
     with pytest.raises(ClientError):
         s3.copy_object(Bucket=b, Key="nokey", CopySource={"Bucket": b, "Key": "m"})
+
+
+def test_sse_kms_with_the_configured_key(kbucket):
+    s3, b = kbucket
+    r = s3.put_object(Bucket=b, Key="kms", Body=b"k" * 1000, ServerSideEncryption="aws:kms", SSEKMSKeyId="my-minio-key")
+    assert r["ServerSideEncryption"] == "aws:kms" and r["SSEKMSKeyId"] == "my-minio-key"
+    head = s3.head_object(Bucket=b, Key="kms")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == "my-minio-key"
+    assert s3.get_object(Bucket=b, Key="kms")["Body"].read() == b"k" * 1000
+    # Without a key id, the configured key.
+    assert s3.put_object(Bucket=b, Key="kms2", Body=b"x", ServerSideEncryption="aws:kms")["SSEKMSKeyId"] == "my-minio-key"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="other", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="testkey-2")
+    assert error_code(e.value) == "KMS.NotFoundException" and http_status(e.value) == 400
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=b, Key="other")
+    conf = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "my-minio-key"}}]}
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=conf)
+    assert s3.head_object(Bucket=b, Key="kms2")["ServerSideEncryption"] == "aws:kms"
+    s3.put_object(Bucket=b, Key="auto", Body=b"a")
+    assert s3.head_object(Bucket=b, Key="auto")["ServerSideEncryption"] == "aws:kms"
+    bad = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "nope"}}]}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=bad)
+    assert error_code(e.value) == "KMS.NotFoundException"

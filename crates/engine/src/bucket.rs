@@ -122,7 +122,7 @@ pub struct BucketConfig {
     /// Upload rules (size and content types per prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_rules: Option<Vec<crate::UploadRule>>,
-    /// Default encryption of new objects (`AES256`), if set.
+    /// Default encryption of new objects (`AES256` or `aws:kms`), if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<String>,
     /// Event notification rules.
@@ -243,34 +243,18 @@ impl Engine {
             .await
     }
 
-    /// The upload rule that applies to `key` in `bucket`, if any.
+    /// Sets or removes the bucket's default encryption (`AES256` or `aws:kms`).
     ///
     /// # Errors
-    /// `NoSuchBucket`.
-    pub async fn upload_rule(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<crate::UploadRule>, EngineError> {
-        let config = self.bucket_config(bucket).await?;
-        Ok(config
-            .upload_rules
-            .as_deref()
-            .and_then(|r| crate::rule_for(r, key))
-            .cloned())
-    }
-
-    /// Sets or removes the bucket's default encryption (`AES256`).
-    ///
-    /// # Errors
-    /// `NoSuchBucket`, `KmsNotConfigured`.
+    /// `NoSuchBucket`, `KmsNotConfigured`, `KmsKeyNotFound`.
     pub async fn set_bucket_encryption(
         &self,
         name: &str,
         algorithm: Option<String>,
+        kms_key_id: Option<&str>,
     ) -> Result<(), EngineError> {
-        if algorithm.is_some() && self.master_key.is_none() {
-            return Err(EngineError::KmsNotConfigured);
+        if algorithm.is_some() {
+            self.check_kms_key(kms_key_id)?;
         }
         self.update_bucket_config(name, |c| c.encryption = algorithm)
             .await

@@ -37,6 +37,9 @@ pub enum EngineError {
     /// Encryption was asked for but no master key is configured.
     #[error("Server side encryption specified but KMS is not configured")]
     KmsNotConfigured,
+    /// An SSE-KMS key id that is not the configured key.
+    #[error("The KMS key {0} does not exist; this server has one key")]
+    KmsKeyNotFound(String),
     /// Object lock protects the version.
     #[error("{0}")]
     ObjectLocked(String),

@@ -27,6 +27,8 @@ pub enum PutCondition {
     IfMatch(String),
     /// `If-None-Match: etag` (unquoted).
     IfNoneMatch(String),
+    /// Both headers: every condition must hold.
+    All(Vec<PutCondition>),
 }
 
 impl From<PutCondition> for Condition {
@@ -35,6 +37,7 @@ impl From<PutCondition> for Condition {
             PutCondition::IfNoneMatchAny => Self::IfNoneMatchAny,
             PutCondition::IfMatch(e) => Self::IfMatch(e),
             PutCondition::IfNoneMatch(e) => Self::IfNoneMatch(e),
+            PutCondition::All(all) => Self::All(all.into_iter().map(Into::into).collect()),
         }
     }
 }

@@ -96,7 +96,7 @@ impl MasterKey {
 /// How an object (or an upload's parts) is encrypted.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SseAttrs {
-    /// `AES256` (SSE-S3).
+    /// `AES256` (SSE-S3 and SSE-C) or `aws:kms` (SSE-KMS).
     pub algorithm: String,
     /// The master key's name.
     pub key_id: String,
@@ -157,23 +157,52 @@ impl Engine {
         self.master_key = key.map(std::sync::Arc::new);
     }
 
-    /// A new object key for `bucket/key` and the attributes that record it.
+    /// A new object key for `bucket/key` sealed under the master key, and
+    /// the attributes that record it. `algorithm` is `AES256` (SSE-S3) or
+    /// `aws:kms` (SSE-KMS), whose `kms_key_id`, when given, must name the
+    /// configured key: there is one master key, as in MinIO's single-key KMS.
     ///
     /// # Errors
-    /// `KmsNotConfigured` without a master key.
-    pub fn new_sse(&self, bucket: &str, key: &str) -> Result<(ObjectKey, SseAttrs), EngineError> {
+    /// `KmsNotConfigured` without a master key, `KmsKeyNotFound` for another key id.
+    pub fn new_sse(
+        &self,
+        bucket: &str,
+        key: &str,
+        algorithm: &str,
+        kms_key_id: Option<&str>,
+    ) -> Result<(ObjectKey, SseAttrs), EngineError> {
         let mk = self
             .master_key
             .as_ref()
             .ok_or(EngineError::KmsNotConfigured)?;
+        if let Some(id) = kms_key_id
+            && id != mk.name()
+        {
+            return Err(EngineError::KmsKeyNotFound(id.to_owned()));
+        }
         let object_key = ObjectKey::random();
         let attrs = SseAttrs {
-            algorithm: "AES256".into(),
+            algorithm: algorithm.to_owned(),
             key_id: mk.name().to_owned(),
             sealed_key: mk.seal(&object_key, &context(bucket, key)),
             customer_key_md5: None,
         };
         Ok((object_key, attrs))
+    }
+
+    /// Checks that a default-encryption setting can be honoured.
+    ///
+    /// # Errors
+    /// As [`Engine::new_sse`].
+    pub fn check_kms_key(&self, kms_key_id: Option<&str>) -> Result<(), EngineError> {
+        let mk = self
+            .master_key
+            .as_ref()
+            .ok_or(EngineError::KmsNotConfigured)?;
+        match kms_key_id {
+            Some(id) if id != mk.name() => Err(EngineError::KmsKeyNotFound(id.to_owned())),
+            _ => Ok(()),
+        }
     }
 
     /// A new object key for `bucket/key` sealed under the customer's key (SSE-C).

@@ -128,8 +128,6 @@ pub struct ServiceAccountInfo {
 /// What to create a service account with; unset keys are generated.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NewServiceAccount {
-    /// The parent user; unset means the caller.
-    pub parent: Option<String>,
     /// A chosen access key.
     pub access_key: Option<String>,
     /// A chosen secret.

@@ -44,8 +44,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// One bucket by name.
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError>;
 
-    /// Events due for delivery (`next_ms <= now_ms`), oldest first.
-    async fn due_events(&self, now_ms: i64, max: usize) -> Result<Vec<EventRow>, MetaError>;
+    /// The oldest events waiting for delivery, in sequence order.
+    async fn due_events(&self, max: usize) -> Result<Vec<EventRow>, MetaError>;
 
     /// How many events wait for delivery, per target.
     async fn pending_events(&self) -> Result<Vec<(String, u64)>, MetaError>;

@@ -98,9 +98,7 @@ CREATE TABLE IF NOT EXISTS bucket_usage (
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     target TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_ms INTEGER NOT NULL DEFAULT 0
+    payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS config (
     key TEXT PRIMARY KEY,
@@ -334,13 +332,19 @@ fn check_condition(
             |r| r.get(0),
         )
         .optional()?;
+    holds(cond, current.as_deref())
+}
+
+/// Whether `cond` holds for the current ETag (`None`: no current object).
+fn holds(cond: &Condition, current: Option<&str>) -> Result<(), MetaError> {
     match (cond, current) {
+        (Condition::All(all), _) => all.iter().try_for_each(|c| holds(c, current)),
         (Condition::IfNoneMatchAny, None) => Ok(()),
         (Condition::IfNoneMatchAny, Some(_)) => Err(MetaError::PreconditionFailed),
         (Condition::IfMatch(_), None) => Err(MetaError::NoSuchKey),
-        (Condition::IfMatch(want), Some(etag)) if want == "*" || *want == etag => Ok(()),
+        (Condition::IfMatch(want), Some(etag)) if want == "*" || want == etag => Ok(()),
         (Condition::IfMatch(_), Some(_)) => Err(MetaError::PreconditionFailed),
-        (Condition::IfNoneMatch(want), Some(etag)) if *want == etag => {
+        (Condition::IfNoneMatch(want), Some(etag)) if want == etag => {
             Err(MetaError::PreconditionFailed)
         }
         (Condition::IfNoneMatch(_), _) => Ok(()),
@@ -778,12 +782,6 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
         WriteOp::DeleteEvent { seq } => {
             tx.execute("DELETE FROM events WHERE seq = ?1", [seq])?;
         }
-        WriteOp::DeferEvent { seq, next_ms } => {
-            tx.execute(
-                "UPDATE events SET attempts = attempts + 1, next_ms = ?2 WHERE seq = ?1",
-                params![seq, next_ms],
-            )?;
-        }
         WriteOp::SetBucketQuota { bucket, quota } => {
             let n = tx.execute(
                 "UPDATE bucket_usage SET quota = ?2 WHERE bucket = ?1",
@@ -1109,18 +1107,16 @@ impl MetaStore for SqliteStore {
         .await
     }
 
-    async fn due_events(&self, now_ms: i64, max: usize) -> Result<Vec<EventRow>, MetaError> {
+    async fn due_events(&self, max: usize) -> Result<Vec<EventRow>, MetaError> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, target, payload, attempts FROM events WHERE next_ms <= ?1 ORDER BY seq LIMIT ?2",
-            )?;
+            let mut stmt =
+                c.prepare_cached("SELECT seq, target, payload FROM events ORDER BY seq LIMIT ?1")?;
             let rows = stmt
-                .query_map(params![now_ms, i64::try_from(max).unwrap_or(1000)], |r| {
+                .query_map([i64::try_from(max).unwrap_or(1000)], |r| {
                     Ok(EventRow {
                         seq: r.get(0)?,
                         target: r.get(1)?,
                         payload: r.get(2)?,
-                        attempts: r.get(3)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;

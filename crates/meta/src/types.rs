@@ -63,8 +63,6 @@ pub struct EventRow {
     pub target: String,
     /// The event JSON.
     pub payload: Vec<u8>,
-    /// Failed deliveries so far.
-    pub attempts: i64,
 }
 
 /// A multipart upload in progress.
@@ -111,6 +109,8 @@ pub enum Condition {
     IfMatch(String),
     /// `If-None-Match: etag`: only if no current object has this ETag.
     IfNoneMatch(String),
+    /// Every one of these (`If-Match` and `If-None-Match` together).
+    All(Vec<Condition>),
 }
 
 /// One change. A batch of ops commits atomically.
@@ -236,13 +236,6 @@ pub enum WriteOp {
     DeleteEvent {
         /// Its sequence number.
         seq: i64,
-    },
-    /// Puts off an event whose delivery failed.
-    DeferEvent {
-        /// Its sequence number.
-        seq: i64,
-        /// When to try again (ms since the epoch).
-        next_ms: i64,
     },
     /// Sets or removes the bucket's hard quota in bytes.
     SetBucketQuota {

@@ -146,7 +146,7 @@ impl Dispatcher {
     /// One pass: delivers every due event whose target is up, in order.
     /// Returns how many were delivered.
     pub async fn pass(&mut self) -> usize {
-        let events = match self.meta.due_events(i64::MAX, 256).await {
+        let events = match self.meta.due_events(256).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the event queue");

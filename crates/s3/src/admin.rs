@@ -404,7 +404,6 @@ impl AdminRoute {
                     .create_service_account(
                         &parent,
                         NewServiceAccount {
-                            parent: None,
                             access_key: b.access_key,
                             secret_key: b.secret_key,
                             policy,

@@ -1,6 +1,6 @@
-//! Put/Get/DeleteBucketEncryption: a bucket's default encryption. Only
-//! SSE-S3 (`AES256`) exists in this version; new objects of a bucket with
-//! the default are encrypted as if they asked for it.
+//! Put/Get/DeleteBucketEncryption: a bucket's default encryption, SSE-S3
+//! (`AES256`) or SSE-KMS (`aws:kms` with the configured key); new objects
+//! of a bucket with the default are encrypted as if they asked for it.
 
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
@@ -22,14 +22,19 @@ impl Almacen {
             .apply_server_side_encryption_by_default
             .as_ref()
             .ok_or_else(malformed_xml)?;
-        if by_default.sse_algorithm.as_str() != ServerSideEncryption::AES256 {
+        let algorithm = by_default.sse_algorithm.as_str();
+        if !matches!(algorithm, "AES256" | "aws:kms") {
             return Err(s3_err(
-                S3ErrorCode::NotImplemented,
-                "Only AES256 (SSE-S3) default encryption is available in this version of almacen",
+                S3ErrorCode::InvalidArgument,
+                format!("The encryption method specified is not supported: {algorithm}"),
             ));
         }
         self.engine
-            .set_bucket_encryption(&input.bucket, Some("AES256".into()))
+            .set_bucket_encryption(
+                &input.bucket,
+                Some(algorithm.to_owned()),
+                by_default.kms_master_key_id.as_deref(),
+            )
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(PutBucketEncryptionOutput::default()))
@@ -69,7 +74,7 @@ impl Almacen {
         req: S3Request<DeleteBucketEncryptionInput>,
     ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
         self.engine
-            .set_bucket_encryption(&req.input.bucket, None)
+            .set_bucket_encryption(&req.input.bucket, None, None)
             .await
             .map_err(to_s3)?;
         let mut resp = S3Response::new(DeleteBucketEncryptionOutput::default());

@@ -17,7 +17,13 @@ pub fn to_s3(e: EngineError) -> S3Error {
         EngineError::NoSuchVersion => (C::NoSuchVersion, None),
         EngineError::UploadTooLarge(_) => (C::EntityTooLarge, None),
         EngineError::ObjectLocked(_) => (C::AccessDenied, None),
+        // MinIO's answers when SSE is asked of a server without a KMS key,
+        // or names a key it does not have.
         EngineError::KmsNotConfigured => (C::NotImplemented, None),
+        EngineError::KmsKeyNotFound(_) => (
+            C::Custom("KMS.NotFoundException".into()),
+            Some(StatusCode::BAD_REQUEST),
+        ),
         EngineError::InvalidBucketState(_) => (C::InvalidBucketState, None),
         // MinIO's code for the same refusal, so clients written for it match.
         EngineError::QuotaExceeded => (

@@ -10,7 +10,7 @@
 //! `MINIO_PROMETHEUS_AUTH_TYPE=public`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use almacen_engine::Engine;
 use almacen_iam::{Context, Decision, IamStore};
@@ -77,7 +77,6 @@ pub struct Metrics {
     engine: Engine,
     iam: Arc<IamStore>,
     public: bool,
-    scrapes: AtomicU64,
     delivery: Arc<almacen_notify::DeliveryStats>,
 }
 
@@ -168,7 +167,6 @@ impl Metrics {
             engine,
             iam,
             public,
-            scrapes: AtomicU64::new(0),
             delivery,
         }
     }
@@ -223,7 +221,6 @@ impl Metrics {
     /// The exposition text: the counters, then what is read per scrape
     /// (bucket usage, disk space, uploads in progress, lifecycle totals).
     pub async fn render(&self) -> String {
-        self.scrapes.fetch_add(1, Ordering::Relaxed);
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
         let mut scrape = Registry::default();

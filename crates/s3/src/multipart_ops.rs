@@ -139,15 +139,12 @@ impl Almacen {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         validate_key(&input.key).map_err(to_s3)?;
-        crate::object_ops::refuse_sse(
+        let sse_req = self.sse_request(
             input.server_side_encryption.as_ref(),
             input.ssekms_key_id.as_ref(),
-        )?;
-        let customer = crate::object_ops::CustomerKey::from_headers(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
         let alg = algorithm(
             input
@@ -177,14 +174,14 @@ impl Almacen {
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
         )?;
+        // One read of the bucket's configuration: default encryption and upload rule.
+        let config = self
+            .engine
+            .bucket_config(&input.bucket)
+            .await
+            .map_err(to_s3)?;
         let sse = self
-            .sse_for_write(
-                &input.bucket,
-                &input.key,
-                input.server_side_encryption.as_ref(),
-                customer.as_ref(),
-            )
-            .await?
+            .sse_for_write(&input.bucket, &input.key, &sse_req, &config)?
             .map(|(_, a)| a);
         let attrs = UploadAttrs {
             sse,
@@ -204,16 +201,16 @@ impl Almacen {
             retention,
             legal_hold,
         };
-        if let Some(rule) = self
-            .engine
-            .upload_rule(&input.bucket, &input.key)
-            .await
-            .map_err(to_s3)?
+        if let Some(rule) = config
+            .upload_rules
+            .as_deref()
+            .and_then(|r| almacen_engine::rule_for(r, &input.key))
         {
-            almacen_engine::check_declared(&rule, attrs.headers.content_type.as_deref(), None)
+            almacen_engine::check_declared(rule, attrs.headers.content_type.as_deref(), None)
                 .map_err(to_s3)?;
         }
         let sse_header = crate::object_ops::sse_out(attrs.sse.as_ref());
+        let kms_header = crate::object_ops::kms_key_out(attrs.sse.as_ref());
         let ssec_header = crate::object_ops::ssec_out(attrs.sse.as_ref());
         let upload_id = self
             .engine
@@ -227,6 +224,7 @@ impl Almacen {
             checksum_algorithm: input.checksum_algorithm,
             checksum_type: input.checksum_type,
             server_side_encryption: sse_header,
+            ssekms_key_id: kms_header,
             sse_customer_algorithm: ssec_header.0,
             sse_customer_key_md5: ssec_header.1,
             ..Default::default()
@@ -251,11 +249,10 @@ impl Almacen {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
-        let customer = crate::object_ops::CustomerKey::from_headers(
+        let customer = self.customer_key(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
         let upload = self
             .upload_for(&input.bucket, &input.key, &input.upload_id)
@@ -336,19 +333,17 @@ impl Almacen {
         let (start, len) = copy_range(input.copy_source_range.as_deref(), src.size)?;
         let src_key = self.key_for_read(
             &src,
-            crate::object_ops::CustomerKey::from_headers(
+            self.customer_key(
                 input.copy_source_sse_customer_algorithm.as_ref(),
                 input.copy_source_sse_customer_key.as_ref(),
                 input.copy_source_sse_customer_key_md5.as_ref(),
-                self.sse_c_insecure,
             )?,
         )?;
         let body = self.engine.read_with(&src, start, len, src_key);
-        let customer = crate::object_ops::CustomerKey::from_headers(
+        let customer = self.customer_key(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
         let seal = self.upload_key(&upload, &input.bucket, &input.key, customer)?;
         let staged = self

@@ -27,18 +27,56 @@ pub(crate) struct ReadPlan {
 /// Refuses server-side encryption requests until encryption at rest exists:
 /// storing the object unencrypted while the client asked for encryption
 /// would be a silent lie about where its data stands.
-/// Refuses the encryption this version cannot do: SSE-KMS.
-pub(crate) fn refuse_sse(
-    sse: Option<&ServerSideEncryption>,
-    kms_key: Option<&String>,
-) -> S3Result<()> {
-    if kms_key.is_some() || sse.is_some_and(|s| s.as_str() != ServerSideEncryption::AES256) {
-        return Err(s3_err(
-            S3ErrorCode::NotImplemented,
-            "SSE-KMS is not available in this version of almacen; use AES256 (SSE-S3) or SSE-C; the object was not stored",
-        ));
+/// The encryption a write asks for: SSE-S3 or SSE-KMS by
+/// `x-amz-server-side-encryption`, or SSE-C by the customer-key headers.
+pub(crate) struct SseRequest {
+    algorithm: Option<String>,
+    kms_key_id: Option<String>,
+    customer: Option<CustomerKey>,
+}
+
+impl Almacen {
+    /// Reads and checks a write's encryption headers.
+    pub(crate) fn sse_request(
+        &self,
+        algorithm: Option<&ServerSideEncryption>,
+        kms_key_id: Option<&String>,
+        customer_algorithm: Option<&String>,
+        customer_key: Option<&String>,
+        customer_key_md5: Option<&String>,
+    ) -> S3Result<SseRequest> {
+        let algorithm = algorithm.map(|a| a.as_str().to_owned());
+        match algorithm.as_deref() {
+            None | Some("AES256" | "aws:kms") => {}
+            Some(other) => {
+                return Err(s3_err(
+                    S3ErrorCode::InvalidArgument,
+                    format!("The encryption method specified is not supported: {other}"),
+                ));
+            }
+        }
+        if kms_key_id.is_some() && algorithm.as_deref() != Some("aws:kms") {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                "Server Side Encryption with KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+            ));
+        }
+        Ok(SseRequest {
+            algorithm,
+            kms_key_id: kms_key_id.cloned(),
+            customer: self.customer_key(customer_algorithm, customer_key, customer_key_md5)?,
+        })
     }
-    Ok(())
+
+    /// The SSE-C key of a request, if it sends one.
+    pub(crate) fn customer_key(
+        &self,
+        algorithm: Option<&String>,
+        key: Option<&String>,
+        md5: Option<&String>,
+    ) -> S3Result<Option<CustomerKey>> {
+        CustomerKey::from_headers(algorithm, key, md5, self.sse_c_insecure)
+    }
 }
 
 /// An SSE-C key from the request's three headers, checked as S3 checks it.
@@ -124,6 +162,13 @@ pub(crate) fn ssec_out(
     }
 }
 
+/// The SSE-KMS key id of an object's responses.
+pub(crate) fn kms_key_out(attrs: Option<&almacen_engine::SseAttrs>) -> Option<String> {
+    attrs
+        .filter(|a| a.algorithm == "aws:kms")
+        .map(|a| a.key_id.clone())
+}
+
 /// The `x-amz-server-side-encryption` value of an object's responses.
 pub(crate) fn sse_out(attrs: Option<&almacen_engine::SseAttrs>) -> Option<ServerSideEncryption> {
     attrs
@@ -132,33 +177,27 @@ pub(crate) fn sse_out(attrs: Option<&almacen_engine::SseAttrs>) -> Option<Server
 }
 
 impl Almacen {
-    /// The encryption a new object `bucket/key` gets: SSE-S3 when the
-    /// request asks for it (`x-amz-server-side-encryption: AES256`) or the
-    /// bucket's default says so; a new object key sealed under the master key.
-    pub(crate) async fn sse_for_write(
+    /// The encryption a new object `bucket/key` gets: what the request asks
+    /// for, else the bucket's default (from `config`, which the caller has
+    /// read anyway); a new object key sealed under the master key or, for
+    /// SSE-C, under the customer's key.
+    pub(crate) fn sse_for_write(
         &self,
         bucket: &str,
         key: &str,
-        requested: Option<&ServerSideEncryption>,
-        customer: Option<&CustomerKey>,
+        req: &SseRequest,
+        config: &almacen_engine::BucketConfig,
     ) -> S3Result<Option<(almacen_engine::ObjectKey, almacen_engine::SseAttrs)>> {
-        if let Some(c) = customer {
+        if let Some(c) = &req.customer {
             return Ok(Some(self.engine.new_sse_c(bucket, key, &c.key, &c.md5)));
         }
-        let wanted = match requested {
-            Some(_) => true,
-            None => self
-                .engine
-                .bucket_config(bucket)
-                .await
-                .map_err(to_s3)?
-                .encryption
-                .is_some(),
-        };
-        if !wanted {
+        let Some(algorithm) = req.algorithm.as_deref().or(config.encryption.as_deref()) else {
             return Ok(None);
-        }
-        self.engine.new_sse(bucket, key).map(Some).map_err(to_s3)
+        };
+        self.engine
+            .new_sse(bucket, key, algorithm, req.kms_key_id.as_deref())
+            .map(Some)
+            .map_err(to_s3)
     }
 
     /// The object key a read of `info` needs from the request: SSE-C
@@ -312,26 +351,24 @@ pub(crate) fn version_header(version_id: &str) -> Option<String> {
     (version_id != almacen_engine::NULL_VERSION).then(|| version_id.to_owned())
 }
 
-/// Parses an If-Match / If-None-Match condition for a write.
+/// Parses the If-Match / If-None-Match conditions of a write; with both,
+/// both must hold.
 pub(crate) fn write_condition(
     if_match: Option<&ETagCondition>,
     if_none_match: Option<&ETagCondition>,
 ) -> S3Result<Option<PutCondition>> {
-    match (if_match, if_none_match) {
-        (Some(_), Some(_)) => Err(s3_err(
-            S3ErrorCode::NotImplemented,
-            "If-Match and If-None-Match together are not supported",
-        )),
-        (None, Some(ETagCondition::Any)) => Ok(Some(PutCondition::IfNoneMatchAny)),
-        (None, Some(ETagCondition::ETag(e))) => {
-            Ok(Some(PutCondition::IfNoneMatch(e.value().to_owned())))
-        }
-        (Some(ETagCondition::Any), None) => Ok(Some(PutCondition::IfMatch("*".into()))),
-        (Some(ETagCondition::ETag(e)), None) => {
-            Ok(Some(PutCondition::IfMatch(e.value().to_owned())))
-        }
-        (None, None) => Ok(None),
-    }
+    let matching = if_match.map(|c| match c {
+        ETagCondition::Any => PutCondition::IfMatch("*".into()),
+        ETagCondition::ETag(e) => PutCondition::IfMatch(e.value().to_owned()),
+    });
+    let none_matching = if_none_match.map(|c| match c {
+        ETagCondition::Any => PutCondition::IfNoneMatchAny,
+        ETagCondition::ETag(e) => PutCondition::IfNoneMatch(e.value().to_owned()),
+    });
+    Ok(match (matching, none_matching) {
+        (Some(a), Some(b)) => Some(PutCondition::All(vec![a, b])),
+        (a, b) => a.or(b),
+    })
 }
 
 impl Almacen {
@@ -342,15 +379,12 @@ impl Almacen {
         let input = req.input;
         validate_key(&input.key).map_err(to_s3)?;
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-        refuse_sse(
+        let sse_req = self.sse_request(
             input.server_side_encryption.as_ref(),
             input.ssekms_key_id.as_ref(),
-        )?;
-        let customer = CustomerKey::from_headers(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
         let expected = Expected::from_request(
             &req.headers,
@@ -384,12 +418,16 @@ impl Almacen {
         }
         // Upload rules: refuse by the declared type and length before any
         // byte is read; the bytes themselves are checked before the commit.
-        let rule = self
+        let config = self
             .engine
-            .upload_rule(&input.bucket, &input.key)
+            .bucket_config(&input.bucket)
             .await
             .map_err(to_s3)?;
-        if let Some(rule) = &rule {
+        let rule = config
+            .upload_rules
+            .as_deref()
+            .and_then(|r| almacen_engine::rule_for(r, &input.key));
+        if let Some(rule) = rule {
             almacen_engine::check_declared(
                 rule,
                 headers.content_type.as_deref(),
@@ -406,14 +444,7 @@ impl Almacen {
         let limit = rule
             .and_then(|r| r.max_size)
             .map_or(MAX_PUT_SIZE, |m| m.min(MAX_PUT_SIZE));
-        let sse = self
-            .sse_for_write(
-                &input.bucket,
-                &input.key,
-                input.server_side_encryption.as_ref(),
-                customer.as_ref(),
-            )
-            .await?;
+        let sse = self.sse_for_write(&input.bucket, &input.key, &sse_req, &config)?;
         let staged = self
             .stage_upload(
                 input.body,
@@ -451,6 +482,7 @@ impl Almacen {
             expiration: self.expiration_of(&input.bucket, &info).await,
             version_id: version_header(&info.version_id),
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            ssekms_key_id: kms_key_out(info.attrs.sse.as_ref()),
             sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
             sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             ..Default::default()
@@ -472,11 +504,10 @@ impl Almacen {
             .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
-        let customer = CustomerKey::from_headers(
+        let customer = self.customer_key(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
         let read_key = self.key_for_read(&info, customer)?;
         check_read_conditions(
@@ -515,6 +546,7 @@ impl Almacen {
             object_lock_retain_until_date: lock.1,
             object_lock_legal_hold_status: lock.2,
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            ssekms_key_id: kms_key_out(info.attrs.sse.as_ref()),
             sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
             sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             ..Default::default()
@@ -545,11 +577,10 @@ impl Almacen {
             .object_at(&input.bucket, &input.key, input.version_id.as_deref())
             .await
             .map_err(to_s3)?;
-        let customer = CustomerKey::from_headers(
+        let customer = self.customer_key(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
         // HEAD needs the right key too, though it reads no bytes.
         self.key_for_read(&info, customer)?;
@@ -583,6 +614,7 @@ impl Almacen {
             object_lock_retain_until_date: lock.1,
             object_lock_legal_hold_status: lock.2,
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            ssekms_key_id: kms_key_out(info.attrs.sse.as_ref()),
             sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
             sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             version_id: version_header(&info.version_id),
@@ -814,21 +846,17 @@ impl Almacen {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
         validate_key(&input.key).map_err(to_s3)?;
-        refuse_sse(
+        let sse_req = self.sse_request(
             input.server_side_encryption.as_ref(),
             input.ssekms_key_id.as_ref(),
-        )?;
-        let customer = CustomerKey::from_headers(
             input.sse_customer_algorithm.as_ref(),
             input.sse_customer_key.as_ref(),
             input.sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
-        let source_customer = CustomerKey::from_headers(
+        let source_customer = self.customer_key(
             input.copy_source_sse_customer_algorithm.as_ref(),
             input.copy_source_sse_customer_key.as_ref(),
             input.copy_source_sse_customer_key_md5.as_ref(),
-            self.sse_c_insecure,
         )?;
         let src = self
             .copy_source(
@@ -916,14 +944,12 @@ impl Almacen {
             input.object_lock_retain_until_date.as_ref(),
             input.object_lock_legal_hold_status.as_ref(),
         )?;
-        let sse = self
-            .sse_for_write(
-                &input.bucket,
-                &input.key,
-                input.server_side_encryption.as_ref(),
-                customer.as_ref(),
-            )
-            .await?;
+        let config = self
+            .engine
+            .bucket_config(&input.bucket)
+            .await
+            .map_err(to_s3)?;
+        let sse = self.sse_for_write(&input.bucket, &input.key, &sse_req, &config)?;
         let (seal, sse) = match sse {
             Some((k, a)) => (Some(k), Some(a)),
             None => (None, None),
@@ -967,6 +993,7 @@ impl Almacen {
             copy_source_version_id: version_header(&src.version_id),
             version_id: version_header(&info.version_id),
             server_side_encryption: sse_out(info.attrs.sse.as_ref()),
+            ssekms_key_id: kms_key_out(info.attrs.sse.as_ref()),
             sse_customer_algorithm: ssec_out(info.attrs.sse.as_ref()).0,
             sse_customer_key_md5: ssec_out(info.attrs.sse.as_ref()).1,
             ..Default::default()
@@ -988,11 +1015,10 @@ impl Almacen {
         // SSE-C objects answer only to their key, as GET and HEAD do.
         self.key_for_read(
             &info,
-            CustomerKey::from_headers(
+            self.customer_key(
                 input.sse_customer_algorithm.as_ref(),
                 input.sse_customer_key.as_ref(),
                 input.sse_customer_key_md5.as_ref(),
-                self.sse_c_insecure,
             )?,
         )?;
         // The header is a comma-separated list; take it apart whatever s3s split.
