@@ -71,6 +71,29 @@ pub struct ServerConfig {
     pub audit_log: Option<PathBuf>,
     /// Rotate the audit log at this many bytes.
     pub audit_log_max_bytes: u64,
+    /// Bytes per second the background scrubber may read (none: no scrubber).
+    pub scrub_rate: Option<u64>,
+    /// Pause between scrubber passes.
+    pub scrub_interval: std::time::Duration,
+}
+
+/// Parses a byte count: `1048576`, `512KiB`, `16MiB`, `1GiB` (or KB/MB/GB, decimal).
+fn parse_bytes(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -150,6 +173,25 @@ impl ServerConfig {
                 })?
                 .saturating_mul(1 << 20),
         };
+        // The scrubber re-reads all data at this rate; 0 or `off` disables it.
+        let scrub_rate = match env_any(&["ALMACEN_SCRUB_RATE"]) {
+            None => Some(16 << 20),
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(parse_bytes(&v).with_context(|| {
+                format!("ALMACEN_SCRUB_RATE={v:?} is not a byte rate such as 16MiB")
+            })?)
+            .filter(|n| *n > 0),
+        };
+        let scrub_interval = match env_any(&["ALMACEN_SCRUB_INTERVAL_SECONDS"]) {
+            None => std::time::Duration::from_secs(24 * 3600),
+            Some(v) => std::time::Duration::from_secs(
+                v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| {
+                    format!(
+                        "ALMACEN_SCRUB_INTERVAL_SECONDS={v:?} is not a positive number of seconds"
+                    )
+                })?,
+            ),
+        };
         let notify_targets =
             almacen_notify::webhook_targets(std::env::vars(), "").map_err(anyhow::Error::msg)?;
         let kms_spec = match env_any(&["ALMACEN_KMS_SECRET_KEY_FILE", "MINIO_KMS_SECRET_KEY_FILE"])
@@ -171,6 +213,8 @@ impl ServerConfig {
             notify_targets,
             audit_log: env_any(&["ALMACEN_AUDIT_LOG_FILE"]).map(PathBuf::from),
             audit_log_max_bytes,
+            scrub_rate,
+            scrub_interval,
             prometheus_public: env_any(&[
                 "ALMACEN_PROMETHEUS_AUTH_TYPE",
                 "MINIO_PROMETHEUS_AUTH_TYPE",

@@ -128,6 +128,11 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         }
     });
 
+    // Scrubber: re-reads all data slowly, so rot is found before a read needs it.
+    if let Some(rate) = cfg.scrub_rate {
+        engine.spawn_scrubber(rate, cfg.scrub_interval);
+    }
+
     // Event notifications: drain the durable queue to the targets.
     for t in &cfg.notify_targets {
         tracing::info!(arn = %t.arn, endpoint = %t.endpoint, "event notification target");

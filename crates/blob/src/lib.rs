@@ -13,10 +13,12 @@
 mod checksum;
 pub mod crypt;
 mod error;
+pub mod integrity;
 mod read;
 mod store;
 
 pub use checksum::{Algorithm, ChecksumSet, Checksums, Digests, Hasher};
 pub use error::BlobError;
+pub use integrity::Corrupt;
 pub use read::{ByteStream, Segment, read_sealed_segments, read_segments};
 pub use store::{BlobStore, DiskStats, HEAD_LEN, Staged, StagedData};

@@ -1,6 +1,8 @@
 //! Streaming object bytes back out of blobs, for whole objects and ranges.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
+
+use crate::integrity::{self, CHUNK, Corrupt, Layout, SUM};
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
@@ -25,6 +27,16 @@ pub struct Segment {
     pub size: u64,
 }
 
+/// The segment a plain read is in.
+struct PlainCurrent {
+    file: std::fs::File,
+    blob: String,
+    size: u64,
+    layout: Layout,
+    /// Offset in the segment of the next byte to send.
+    pos: u64,
+}
+
 struct ReadState {
     store: BlobStore,
     segments: std::vec::IntoIter<Segment>,
@@ -32,12 +44,25 @@ struct ReadState {
     skip: u64,
     /// Bytes still to send.
     remaining: u64,
-    file: Option<std::fs::File>,
+    current: Option<PlainCurrent>,
+}
+
+/// Opens a segment's file; a missing file is corruption, not "not found".
+fn open_blob(store: &BlobStore, blob: &str) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(store.path(blob)).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Corrupt::new(blob, "file is missing").into_io()
+        } else {
+            e
+        }
+    })
 }
 
 /// Streams bytes `[start, start + len)` of the concatenation of `segments`.
-/// Files are opened as the stream reaches them; a missing one fails the
-/// stream with `NotFound` instead of sending wrong bytes.
+/// Files are opened as the stream reaches them. Every chunk read is checked
+/// against its stored checksum before it is sent (see [`crate::integrity`]);
+/// a mismatch, a missing file or a file of the wrong length ends the stream
+/// with a [`Corrupt`] error instead of sending wrong bytes.
 #[must_use]
 pub fn read_segments(
     store: &BlobStore,
@@ -50,62 +75,93 @@ pub fn read_segments(
         segments: segments.into_iter(),
         skip: start,
         remaining: len,
-        file: None,
+        current: None,
     };
-    Box::pin(futures::stream::try_unfold(state, |mut st| async move {
+    Box::pin(futures::stream::try_unfold(state, |st| async move {
         if st.remaining == 0 {
             return Ok(None);
         }
-        let want = usize::try_from(st.remaining.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
-        let (st, chunk) =
-            tokio::task::spawn_blocking(move || -> std::io::Result<(ReadState, Bytes)> {
-                loop {
-                    if st.file.is_none() {
-                        let Some(seg) = st.segments.next() else {
-                            return Err(std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "object shorter than its metadata says",
-                            ));
-                        };
-                        if st.skip >= seg.size {
-                            st.skip -= seg.size;
-                            continue;
-                        }
-                        let mut f = std::fs::File::open(st.store.path(&seg.blob)).map_err(|e| {
-                            if e.kind() == std::io::ErrorKind::NotFound {
-                                std::io::Error::new(
-                                    e.kind(),
-                                    format!("blob {} is missing", seg.blob),
-                                )
-                            } else {
-                                e
-                            }
-                        })?;
-                        if st.skip > 0 {
-                            f.seek(SeekFrom::Start(st.skip))?;
-                            st.skip = 0;
-                        }
-                        st.file = Some(f);
-                    }
-                    let f = st
-                        .file
-                        .as_mut()
-                        .ok_or_else(|| std::io::Error::other("no file"))?;
-                    let mut buf = BytesMut::zeroed(want);
-                    let n = f.read(&mut buf)?;
-                    if n == 0 {
-                        st.file = None;
-                        continue;
-                    }
-                    buf.truncate(n);
-                    st.remaining -= n as u64;
-                    return Ok((st, buf.freeze()));
-                }
-            })
+        let (st, chunk) = tokio::task::spawn_blocking(move || plain_step(st))
             .await
             .map_err(|e| std::io::Error::other(join_err(e)))??;
         Ok(Some((chunk, st)))
     }))
+}
+
+/// Reads the next piece of a plain read (blocking).
+fn plain_step(mut st: ReadState) -> std::io::Result<(ReadState, Bytes)> {
+    use std::os::unix::fs::FileExt as _;
+    loop {
+        if st.current.is_none() {
+            let Some(seg) = st.segments.next() else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "object shorter than its metadata says",
+                ));
+            };
+            if st.skip >= seg.size {
+                st.skip -= seg.size;
+                continue;
+            }
+            let file = open_blob(&st.store, &seg.blob)?;
+            let layout = integrity::layout(&seg.blob, seg.size, file.metadata()?.len())
+                .map_err(Corrupt::into_io)?;
+            st.current = Some(PlainCurrent {
+                file,
+                blob: seg.blob,
+                size: seg.size,
+                layout,
+                pos: st.skip,
+            });
+            st.skip = 0;
+        }
+        let cur = st
+            .current
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no segment"))?;
+        let want_end = cur.size.min(cur.pos.saturating_add(st.remaining));
+        let (from, to) = match cur.layout {
+            // Whole chunks around the wanted bytes, at most READ_CHUNK.
+            Layout::Framed => {
+                let from = cur.pos / CHUNK as u64 * CHUNK as u64;
+                let to = want_end
+                    .div_ceil(CHUNK as u64)
+                    .saturating_mul(CHUNK as u64)
+                    .min(from + READ_CHUNK as u64)
+                    .min(cur.size);
+                (from, to)
+            }
+            Layout::Legacy => (cur.pos, want_end.min(cur.pos + READ_CHUNK as u64)),
+        };
+        let mut buf = BytesMut::zeroed(usize::try_from(to - from).unwrap_or(READ_CHUNK));
+        cur.file.read_exact_at(&mut buf, from).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Corrupt::new(&cur.blob, "file shrank while being read").into_io()
+            } else {
+                e
+            }
+        })?;
+        if cur.layout == Layout::Framed {
+            let first = from / CHUNK as u64;
+            let n = usize::try_from(integrity::chunks(to - from)).unwrap_or(0);
+            let mut sums = vec![0u8; n * SUM];
+            cur.file
+                .read_exact_at(&mut sums, cur.size + first * SUM as u64)?;
+            integrity::verify(&cur.blob, first, &buf, &sums).map_err(Corrupt::into_io)?;
+        }
+        let lo = usize::try_from(cur.pos - from).unwrap_or(0);
+        let hi = usize::try_from(want_end.min(to) - from).unwrap_or(0);
+        let out = buf.freeze().slice(lo..hi);
+        cur.pos = want_end.min(to);
+        st.remaining -= out.len() as u64;
+        if cur.pos >= cur.size {
+            st.current = None;
+        }
+        if out.is_empty() {
+            continue;
+        }
+        return Ok((st, out));
+    }
 }
 
 struct SealedState {
@@ -117,8 +173,8 @@ struct SealedState {
     /// Plaintext bytes still to send.
     remaining: u64,
     /// The segment being read: its file, nonce prefix and plaintext size,
-    /// and the next package to open.
-    current: Option<(std::fs::File, [u8; crate::crypt::HEADER], u64, u64)>,
+    /// the next package to open, and the blob id (for corruption reports).
+    current: Option<(std::fs::File, [u8; crate::crypt::HEADER], u64, u64, String)>,
 }
 
 /// Like [`read_segments`] for blobs sealed with `key` (see [`crate::crypt`]):
@@ -163,23 +219,26 @@ pub fn read_sealed_segments(
                         if seg.size == 0 {
                             continue;
                         }
-                        let mut f = std::fs::File::open(st.store.path(&seg.blob)).map_err(|e| {
-                            if e.kind() == std::io::ErrorKind::NotFound {
-                                std::io::Error::new(
-                                    e.kind(),
-                                    format!("blob {} is missing", seg.blob),
-                                )
-                            } else {
-                                e
-                            }
-                        })?;
+                        let mut f = open_blob(&st.store, &seg.blob)?;
+                        let file_len = f.metadata()?.len();
+                        if file_len != crate::crypt::sealed_len(seg.size) {
+                            return Err(Corrupt::new(
+                                &seg.blob,
+                                format!(
+                                    "file is {file_len} bytes; {} expected for {} object bytes",
+                                    crate::crypt::sealed_len(seg.size),
+                                    seg.size
+                                ),
+                            )
+                            .into_io());
+                        }
                         let mut prefix = [0u8; HEADER];
                         f.read_exact(&mut prefix)?;
                         let first = st.skip / PACKAGE as u64;
                         st.skip -= first * PACKAGE as u64;
-                        st.current = Some((f, prefix, seg.size, first));
+                        st.current = Some((f, prefix, seg.size, first, seg.blob));
                     }
-                    let (f, prefix, seg_size, index) = st
+                    let (f, prefix, seg_size, index, blob) = st
                         .current
                         .as_mut()
                         .ok_or_else(|| std::io::Error::other("no segment"))?;
@@ -194,7 +253,10 @@ pub fn read_sealed_segments(
                     ))?;
                     let mut buf = vec![0u8; usize::try_from(plain_in_pkg).unwrap_or(PACKAGE) + TAG];
                     f.read_exact(&mut buf)?;
-                    open_package(&st.key, prefix, *index, total, &mut buf)?;
+                    open_package(&st.key, prefix, *index, total, &mut buf).map_err(|_| {
+                        Corrupt::new(blob, format!("package {index} failed authentication"))
+                            .into_io()
+                    })?;
                     *index += 1;
                     let from = usize::try_from(st.skip).unwrap_or(0).min(buf.len());
                     st.skip = 0;

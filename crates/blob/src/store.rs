@@ -233,6 +233,11 @@ impl BlobStore {
         // Chunks gather (without copying) until about WRITE_CHUNK bytes wait,
         // then one blocking task writes them all.
         let mut sealer = key.map(crate::crypt::Sealer::new);
+        // Plain blobs carry per-chunk checksums; sealed ones are authenticated.
+        let mut summer = key.is_none().then(crate::integrity::ChunkSummer::default);
+        if let Some(s) = &mut summer {
+            s.update(&buf);
+        }
         let first = match &mut sealer {
             None => buf.freeze(),
             Some(s) => Bytes::from(s.update(&buf)),
@@ -242,11 +247,13 @@ impl BlobStore {
         loop {
             let end = match body.next().await {
                 None => {
-                    if let Some(s) = sealer.take() {
-                        let last = Bytes::from(s.finish());
-                        pending_len += last.len();
-                        pending.push(last);
-                    }
+                    let tail = match (sealer.take(), summer.take()) {
+                        (Some(s), _) => s.finish(),
+                        (None, Some(s)) => s.finish(),
+                        (None, None) => Vec::new(),
+                    };
+                    pending_len += tail.len();
+                    pending.push(Bytes::from(tail));
                     true
                 }
                 Some(Err(e)) => return Err(BlobError::Body(e)),
@@ -256,6 +263,9 @@ impl BlobStore {
                         return Err(BlobError::TooLarge { limit });
                     }
                     hasher.update(&chunk);
+                    if let Some(s) = &mut summer {
+                        s.update(&chunk);
+                    }
                     let chunk = match &mut sealer {
                         None => chunk,
                         Some(s) => Bytes::from(s.update(&chunk)),
@@ -336,6 +346,57 @@ impl BlobStore {
         })
         .await
         .map_err(join_err)?
+    }
+
+    /// Ids of every published blob file last modified before `before`
+    /// (a scan compares them with what metadata names, to find orphans).
+    ///
+    /// # Errors
+    /// The blob folder cannot be listed.
+    pub async fn all_blobs(&self, before: std::time::SystemTime) -> Result<Vec<String>, BlobError> {
+        let root = self.blobs.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
+            let mut out = Vec::new();
+            for shard in std::fs::read_dir(&root)? {
+                let shard = shard?;
+                if !shard.file_type()?.is_dir() {
+                    continue;
+                }
+                for f in std::fs::read_dir(shard.path())? {
+                    let f = f?;
+                    let old = f.metadata()?.modified().is_ok_and(|m| m < before);
+                    if old && let Some(name) = f.file_name().to_str() {
+                        out.push(name.to_owned());
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(join_err)?
+        .map_err(BlobError::from)
+    }
+
+    /// Checks that the files of sealed `segments` exist and have the length
+    /// their sizes imply: all that can be checked without the object's key.
+    ///
+    /// # Errors
+    /// [`crate::Corrupt`] for the first file that is missing or of the wrong length.
+    pub fn check_sealed_lengths(&self, segments: &[crate::Segment]) -> Result<(), crate::Corrupt> {
+        for seg in segments {
+            let want = crate::crypt::sealed_len(seg.size);
+            match std::fs::metadata(self.path(&seg.blob)) {
+                Ok(m) if m.len() == want => {}
+                Ok(m) => {
+                    return Err(crate::Corrupt::new(
+                        &seg.blob,
+                        format!("file is {} bytes; {want} expected", m.len()),
+                    ));
+                }
+                Err(_) => return Err(crate::Corrupt::new(&seg.blob, "file is missing")),
+            }
+        }
+        Ok(())
     }
 
     /// Checks the data folder takes writes (readiness probe): creates,
@@ -433,6 +494,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn plain_reads_check_every_chunk_they_send() {
+        use crate::integrity::{CHUNK, Corrupt};
+        use futures::TryStreamExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..(3 * CHUNK + 100)).map(|i| (i % 241) as u8).collect();
+        let chunks: Vec<Bytes> = data.chunks(5000).map(Bytes::copy_from_slice).collect();
+        let mut st = store
+            .stage(
+                futures::stream::iter(chunks.into_iter().map(Ok)),
+                ChecksumSet::default(),
+                0,
+                u64::MAX,
+            )
+            .await
+            .unwrap();
+        let id = store.publish(&mut st).await.unwrap().unwrap();
+        let seg = vec![crate::Segment {
+            blob: id.clone(),
+            size: data.len() as u64,
+        }];
+        let read = |start: u64, len: u64| {
+            crate::read_segments(&store, seg.clone(), start, len).try_collect::<Vec<Bytes>>()
+        };
+        for (start, len) in [(0u64, data.len() as u64), (CHUNK as u64 - 3, 10), (5, 1)] {
+            let got = read(start, len).await.unwrap().concat();
+            assert_eq!(got, data[start as usize..(start + len) as usize]);
+        }
+        // A flipped byte in chunk 2: reads of chunk 0 still work, reads
+        // that reach chunk 2 fail with a corruption report.
+        let path = store.path(&id);
+        let mut raw = std::fs::read(&path).unwrap();
+        raw[2 * CHUNK + 7] ^= 4;
+        std::fs::write(&path, &raw).unwrap();
+        assert!(read(0, 100).await.is_ok());
+        let e = read(0, data.len() as u64).await.unwrap_err();
+        assert!(Corrupt::of(&e).unwrap().detail.contains("chunk 2"), "{e}");
+        // Files written before checksums existed read unchecked.
+        raw[2 * CHUNK + 7] ^= 4;
+        std::fs::write(&path, &raw[..data.len()]).unwrap();
+        assert_eq!(read(0, data.len() as u64).await.unwrap().concat(), data);
+        // A truncated or missing file is corruption too.
+        std::fs::write(&path, &raw[..data.len() - 1]).unwrap();
+        assert!(Corrupt::of(&read(0, 1).await.unwrap_err()).is_some());
+        std::fs::remove_file(&path).unwrap();
+        assert!(Corrupt::of(&read(0, 1).await.unwrap_err()).is_some());
+    }
+
+    #[tokio::test]
     async fn small_bodies_stay_inline_large_go_to_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path()).unwrap();
@@ -452,7 +562,9 @@ mod tests {
             .unwrap();
         assert_eq!(s.size, 13);
         let id = store.publish(&mut s).await.unwrap().unwrap();
-        assert_eq!(std::fs::read(store.path(&id)).unwrap(), b"0123456789abc");
+        let file = std::fs::read(store.path(&id)).unwrap();
+        assert_eq!(&file[..13], b"0123456789abc");
+        assert_eq!(file.len() as u64, crate::integrity::framed_len(13));
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0

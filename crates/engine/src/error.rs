@@ -111,6 +111,12 @@ pub enum EngineError {
         "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed."
     )]
     DiskFull,
+    /// The object's stored bytes failed their integrity check (recorded,
+    /// counted and logged); they are never sent as good.
+    #[error(
+        "The object's stored data failed its integrity check and cannot be served; the server has recorded it as corrupt."
+    )]
+    CorruptObject,
     /// Anything else: a bug or a failing disk; details go to the log, not the client.
     #[error("internal error: {0}")]
     Internal(String),

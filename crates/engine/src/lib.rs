@@ -16,6 +16,7 @@
 mod attrs;
 mod bucket;
 mod error;
+mod integrity;
 mod lifecycle;
 mod multipart;
 mod names;
@@ -41,6 +42,7 @@ use almacen_meta::{MetaError, SqliteStore, WriteOp};
 pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, UploadAttrs};
 pub use bucket::{BucketConfig, CorsRule};
 pub use error::EngineError;
+pub use integrity::{CorruptObject, IntegrityTotals, ScanReport};
 pub use lifecycle::{
     FilterShape, LifecycleFilter, LifecycleRule, LifecycleStats, LifecycleTotals,
     Transition as LifecycleTransition,
@@ -77,6 +79,8 @@ pub struct Engine {
     lifecycle_totals: Arc<lifecycle::LifecycleTotals>,
     /// The master key for SSE-S3, if configured.
     master_key: Option<Arc<sse::MasterKey>>,
+    /// What integrity checks found since start, for metrics.
+    integrity_totals: Arc<integrity::IntegrityTotals>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -113,6 +117,7 @@ impl Engine {
             lifecycle_day_ms: lifecycle::DAY_MS,
             lifecycle_totals: Arc::default(),
             master_key: None,
+            integrity_totals: Arc::default(),
         }
     }
 

@@ -95,7 +95,7 @@ impl ObjectInfo {
         self.attrs.part_sizes.get(n - 1).map(|len| (start, *len))
     }
 
-    fn segments(&self) -> Vec<Segment> {
+    pub(crate) fn segments(&self) -> Vec<Segment> {
         if self.blobs.len() == 1 {
             return vec![Segment {
                 blob: self.blobs[0].clone(),
@@ -295,10 +295,25 @@ impl Engine {
         len: u64,
         key: Option<crate::ObjectKey>,
     ) -> ByteStream {
+        let stream = self.read_unwatched(info, start, len, key);
+        self.watch(info, stream)
+    }
+
+    fn read_unwatched(
+        &self,
+        info: &ObjectInfo,
+        start: u64,
+        len: u64,
+        key: Option<crate::ObjectKey>,
+    ) -> ByteStream {
         if let Some(sse) = &info.attrs.sse {
             return self.read_sealed(info, sse, start, len, key);
         }
         if let Some(bytes) = &info.inline {
+            if let Err(c) = Self::check_inline(info, bytes) {
+                let err = c.into_io();
+                return Box::pin(futures::stream::once(async move { Err(err) }));
+            }
             let s = usize::try_from(start)
                 .unwrap_or(usize::MAX)
                 .min(bytes.len());
@@ -329,15 +344,17 @@ impl Engine {
             }
         };
         if let Some(sealed) = &info.inline {
-            let result = almacen_blob::crypt::open_all(&key, sealed, info.size).map(|plain| {
-                let s = usize::try_from(start)
-                    .unwrap_or(usize::MAX)
-                    .min(plain.len());
-                let e = usize::try_from(start.saturating_add(len))
-                    .unwrap_or(usize::MAX)
-                    .min(plain.len());
-                Bytes::copy_from_slice(&plain[s..e])
-            });
+            let result = almacen_blob::crypt::open_all(&key, sealed, info.size)
+                .map_err(|e| almacen_blob::Corrupt::new("", e.to_string()).into_io())
+                .map(|plain| {
+                    let s = usize::try_from(start)
+                        .unwrap_or(usize::MAX)
+                        .min(plain.len());
+                    let e = usize::try_from(start.saturating_add(len))
+                        .unwrap_or(usize::MAX)
+                        .min(plain.len());
+                    Bytes::copy_from_slice(&plain[s..e])
+                });
             return Box::pin(futures::stream::once(async move { result }));
         }
         almacen_blob::read_sealed_segments(&self.blobs, key, info.segments(), start, len)

@@ -215,6 +215,7 @@ pub const ADMIN_ACTIONS: &[&str] = &[
     "admin:GetGroup",
     "admin:GetPolicy",
     "admin:GetUser",
+    "admin:Heal",
     "admin:ListGroups",
     "admin:ListServiceAccounts",
     "admin:ListUserPolicies",

@@ -468,6 +468,21 @@ impl AdminRoute {
                     .map_err(engine_err)?;
                 Ok(Reply::ok(json!({ "rules": [] })))
             }
+            (&Method::POST, ["scan"]) => {
+                // MinIO's name for verifying stored data is "heal".
+                call.require("admin:Heal")?;
+                let rate = call
+                    .query("rate")
+                    .map(|r| parse_size(&serde_json::Value::String(r)))
+                    .transpose()?;
+                let report = self.engine.scan(rate).await.map_err(engine_err)?;
+                Ok(Reply::ok(report))
+            }
+            (&Method::GET, ["corrupt"]) => {
+                call.require("admin:Heal")?;
+                let list = self.engine.corrupt_objects().await.map_err(engine_err)?;
+                Ok(Reply::ok(json!({ "corrupt": list })))
+            }
             (&Method::GET, ["buckets", bucket, "quota"]) => {
                 call.require("admin:GetBucketQuota")?;
                 let u = self.engine.bucket_usage(bucket).await.map_err(engine_err)?;

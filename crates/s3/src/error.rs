@@ -90,6 +90,7 @@ pub fn to_s3(e: EngineError) -> S3Error {
             C::Custom("XMinioStorageFull".into()),
             Some(StatusCode::INSUFFICIENT_STORAGE),
         ),
+        EngineError::CorruptObject => (C::InternalError, None),
         EngineError::Internal(detail) => {
             tracing::error!(error = %detail, "internal error");
             return S3Error::with_message(

@@ -361,6 +361,28 @@ impl Metrics {
             "Multipart uploads aborted by lifecycle rules",
             aborted,
         );
+        let integrity = self.engine.integrity_totals();
+        for (name, help, value) in [
+            (
+                "almacen_integrity_checksum_failures",
+                "Reads and scans that found stored bytes not matching their checksums",
+                &integrity.checksum_failures,
+            ),
+            (
+                "almacen_integrity_scanned_bytes",
+                "Bytes verified by scans and the scrubber",
+                &integrity.scanned_bytes,
+            ),
+            (
+                "almacen_integrity_scanned_objects",
+                "Object versions verified by scans and the scrubber",
+                &integrity.scanned_objects,
+            ),
+        ] {
+            let c = Counter::<u64>::default();
+            c.inc_by(value.load(Ordering::Relaxed));
+            scrape.register(name, help, c);
+        }
         let mut more = String::new();
         let _ = prometheus_client::encoding::text::encode_registry(&mut more, &scrape);
         out.push_str(&more);

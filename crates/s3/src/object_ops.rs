@@ -521,7 +521,11 @@ impl Almacen {
         )?;
         let plan = plan_read(&info, input.range.as_ref(), input.part_number)?;
         let lock = crate::object_lock_ops::headers_of(&info);
-        let body = self.engine.read_with(&info, plan.start, plan.len, read_key);
+        let body = self
+            .engine
+            .open_read(&info, plan.start, plan.len, read_key)
+            .await
+            .map_err(to_s3)?;
         let h = &info.attrs.headers;
         let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body))),

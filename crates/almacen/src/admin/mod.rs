@@ -51,6 +51,18 @@ enum AdminCommand {
     /// Prometheus: a bearer token and scrape configuration for the metrics endpoint.
     #[command(subcommand)]
     Prometheus(PrometheusCommand),
+    /// Verify every stored object now: re-read it and check its checksums,
+    /// report corrupt or missing data and orphaned files. Exits with 2 when
+    /// something is corrupt.
+    Scan {
+        alias: String,
+        /// Read at most this many bytes per second, e.g. `50MiB` (default: as fast as the disk).
+        #[arg(long)]
+        rate: Option<String>,
+        /// Only list what reads and earlier scans have recorded as corrupt.
+        #[arg(long)]
+        recorded: bool,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -836,6 +848,24 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
             };
             out.show(&v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
         }
+        AdminCommand::Scan {
+            alias,
+            rate,
+            recorded,
+        } => {
+            let a = aliases::get(&alias)?;
+            let v = if recorded {
+                call(&a, "GET", "/corrupt", None).await?
+            } else {
+                let q = rate.map(|r| format!("?rate={}", seg(&r).unwrap_or_default()));
+                call(&a, "POST", &format!("/scan{}", q.unwrap_or_default()), None).await?
+            };
+            out.show(&v, scan_text);
+            let bad = v["corrupt"].as_array().is_some_and(|c| !c.is_empty());
+            if bad {
+                std::process::exit(2);
+            }
+        }
         AdminCommand::Prometheus(PrometheusCommand::Token { alias, expiry, raw }) => {
             let a = aliases::get(&alias)?;
             let token = prometheus_jwt(&a, parse_duration(&expiry)?)?;
@@ -891,6 +921,39 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
         },
     }
     Ok(())
+}
+
+/// A scan report as text: one line per problem, then the totals.
+fn scan_text(v: &Value) -> String {
+    let mut lines = Vec::new();
+    for c in v["corrupt"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "CORRUPT  {}/{} (version {}): {}",
+            c["bucket"].as_str().unwrap_or(""),
+            c["key"].as_str().unwrap_or(""),
+            c["version_id"].as_str().unwrap_or(""),
+            c["detail"].as_str().unwrap_or("")
+        ));
+    }
+    for o in v["orphans"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "ORPHAN   blob {} (no metadata names it)",
+            o.as_str().unwrap_or("")
+        ));
+    }
+    if v.get("objects").is_some() {
+        lines.push(format!(
+            "Verified {} object versions, {} bytes; {} corrupt, {} not verifiable (SSE-C), {} orphaned files",
+            v["objects"],
+            v["bytes"],
+            v["corrupt"].as_array().map_or(0, Vec::len),
+            v["unverifiable"],
+            v["orphans"].as_array().map_or(0, Vec::len)
+        ));
+    } else if lines.is_empty() {
+        lines.push("Nothing recorded as corrupt".into());
+    }
+    lines.join("\n")
 }
 
 async fn attach(
