@@ -136,6 +136,7 @@ impl From<MetaError> for EngineError {
             MetaError::PreconditionFailed => Self::PreconditionFailed,
             MetaError::ConditionalConflict => Self::ConditionalConflict,
             MetaError::NoSuchKey => Self::NoSuchKey,
+            MetaError::Full => Self::DiskFull,
             other => Self::Internal(other.to_string()),
         }
     }

@@ -188,6 +188,31 @@ impl Engine {
         }
     }
 
+    /// Commits ops that name a freshly published blob. When the store
+    /// certainly did not commit (a refused condition, quota, full disk),
+    /// the blob is removed at once instead of lingering as an orphan.
+    async fn commit_with_blob(
+        &self,
+        ops: Vec<WriteOp>,
+        blob: Option<&str>,
+    ) -> Result<(), EngineError> {
+        match self.meta.commit(ops).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let refused = !matches!(e, MetaError::Storage(_) | MetaError::WriterGone);
+                if refused && let Some(id) = blob {
+                    if let Err(re) = self.blobs.remove(id).await {
+                        tracing::warn!(blob = %id, error = %re, "cannot remove an uncommitted blob");
+                    }
+                }
+                if let MetaError::Storage(ref s) = e {
+                    tracing::error!(error = %s, "metadata commit failed");
+                }
+                Err(EngineError::from(e))
+            }
+        }
+    }
+
     async fn commit(&self, ops: Vec<WriteOp>) -> Result<(), EngineError> {
         self.meta.commit(ops).await.map_err(|e| match e {
             MetaError::Storage(ref s) => {

@@ -174,10 +174,14 @@ impl Engine {
             attrs: serde_json::to_vec(&staged.digests.checksums).unwrap_or_default(),
         };
         let info = PartInfo::from_row(row.clone());
-        self.commit(vec![WriteOp::PutPart {
-            bucket: bucket.to_owned(),
-            row,
-        }])
+        let blob_id = row.blob.clone();
+        self.commit_with_blob(
+            vec![WriteOp::PutPart {
+                bucket: bucket.to_owned(),
+                row,
+            }],
+            Some(&blob_id),
+        )
         .await?;
         Ok(info)
     }

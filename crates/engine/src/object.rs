@@ -257,7 +257,8 @@ impl Engine {
                 version_id: &info.version_id,
             },
         ));
-        self.commit(ops).await?;
+        let blob_id = info.blobs.first().cloned();
+        self.commit_with_blob(ops, blob_id.as_deref()).await?;
         Ok(info)
     }
 

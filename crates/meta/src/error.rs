@@ -35,10 +35,24 @@ pub enum MetaError {
     /// Stored bytes that do not decode: never served as valid.
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// The disk under the store is full; the transaction was rolled back
+    /// and the store takes writes again once space is freed.
+    #[error("no space left for metadata")]
+    Full,
     /// The storage engine failed.
     #[error("metadata store: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(rusqlite::Error),
     /// The writer thread is gone (shutdown or a fatal error).
     #[error("metadata writer stopped")]
     WriterGone,
+}
+
+impl From<rusqlite::Error> for MetaError {
+    fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            Self::Full
+        } else {
+            Self::Storage(e)
+        }
+    }
 }
