@@ -65,6 +65,9 @@ pub struct ServerConfig {
     pub sse_c_insecure: bool,
     /// The master key for SSE-S3 (`MINIO_KMS_SECRET_KEY` format).
     pub kms_key: Option<almacen_engine::MasterKey>,
+    /// Master keys used before the current one (`ALMACEN_KMS_PREVIOUS_KEYS`),
+    /// parsed, and as given (they also open IAM secrets sealed under them).
+    pub kms_previous: Vec<(almacen_engine::MasterKey, String)>,
     /// Event notification targets.
     pub notify_targets: Vec<almacen_notify::Target>,
     /// Where to append the audit log, if anywhere.
@@ -206,7 +209,27 @@ impl ServerConfig {
             .map(|s| almacen_engine::MasterKey::parse(&s))
             .transpose()
             .map_err(|e| anyhow::anyhow!("MINIO_KMS_SECRET_KEY: {e}"))?;
+        let kms_previous = env_any(&["ALMACEN_KMS_PREVIOUS_KEYS"])
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|spec| {
+                        almacen_engine::MasterKey::parse(spec)
+                            .map(|k| (k, spec.to_owned()))
+                            .map_err(|e| anyhow::anyhow!("ALMACEN_KMS_PREVIOUS_KEYS: {e}"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        if kms_key.is_none() && !kms_previous.is_empty() {
+            bail!(
+                "ALMACEN_KMS_PREVIOUS_KEYS is set but there is no current key (MINIO_KMS_SECRET_KEY)"
+            );
+        }
         Ok(Self {
+            kms_previous,
             sse_c_insecure: env_any(&["ALMACEN_SSE_C_ALLOW_HTTP"])
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
             kms_key,

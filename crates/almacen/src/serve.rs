@@ -34,6 +34,9 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     let mut engine = Engine::open(&cfg.data_dir, &cfg.region)
         .map_err(|e| anyhow::anyhow!("data folder {}: {e}", cfg.data_dir.display()))?;
     engine.set_master_key(cfg.kms_key.take());
+    let previous = std::mem::take(&mut cfg.kms_previous);
+    let previous_material: Vec<String> = previous.iter().map(|(_, spec)| spec.clone()).collect();
+    engine.set_previous_keys(previous.into_iter().map(|(k, _)| k).collect());
     if let Some(secs) = cfg.lifecycle_day_seconds {
         tracing::warn!(
             seconds = secs,
@@ -47,11 +50,13 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             cfg.data_dir.display()
         )
     })?;
-    let iam = IamStore::open(
+    let previous_material: Vec<&[u8]> = previous_material.iter().map(String::as_bytes).collect();
+    let iam = IamStore::open_with_previous(
         engine.meta(),
         &cfg.access_key,
         &cfg.secret_key,
         cfg.master_key.as_deref().map(str::as_bytes),
+        &previous_material,
     )
     .await
     .map_err(|e| anyhow::anyhow!("cannot load users and policies: {e}"))?;

@@ -72,6 +72,8 @@ pub struct Staged {
     pub data: StagedData,
     /// The first bytes (up to [`HEAD_LEN`]), for content sniffing.
     pub head: Bytes,
+    /// Whether the bytes were sealed (then a blob file has no checksum trailer).
+    pub sealed: bool,
 }
 
 /// How many leading bytes [`Staged::head`] keeps: enough to recognize any
@@ -160,11 +162,46 @@ impl BlobStore {
     /// As [`BlobStore::stage`].
     pub async fn stage_sealed<S>(
         &self,
+        body: S,
+        extra: ChecksumSet,
+        inline_max: usize,
+        limit: u64,
+        key: Option<&crate::crypt::ObjectKey>,
+    ) -> Result<Staged, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+    {
+        self.stage_inner(body, extra, inline_max, limit, key, key.is_none())
+            .await
+    }
+
+    /// Writes bytes that were staged inline to a file, as they are: a part
+    /// must be a file, and sealed bytes stay sealed (no checksum trailer,
+    /// the packages authenticate themselves). Size and digests are left to
+    /// the caller, who knows those of the plaintext.
+    ///
+    /// # Errors
+    /// The disk failed.
+    pub async fn stage_bytes(&self, data: Bytes, sealed: bool) -> Result<Staged, BlobError> {
+        self.stage_inner(
+            futures::stream::iter([Ok(data)]),
+            ChecksumSet::default(),
+            0,
+            u64::MAX,
+            None,
+            !sealed,
+        )
+        .await
+    }
+
+    async fn stage_inner<S>(
+        &self,
         mut body: S,
         extra: ChecksumSet,
         inline_max: usize,
         limit: u64,
         key: Option<&crate::crypt::ObjectKey>,
+        frame: bool,
     ) -> Result<Staged, BlobError>
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
@@ -193,6 +230,7 @@ impl BlobStore {
                         digests,
                         head,
                         data: StagedData::Inline(data),
+                        sealed: key.is_some(),
                     });
                 }
                 Some(Err(e)) => return Err(BlobError::Body(e)),
@@ -213,6 +251,7 @@ impl BlobStore {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp = self.tmp.join(&id);
         let mut staged = Staged {
+            sealed: key.is_some() || !frame,
             size,
             head: Bytes::copy_from_slice(&buf[..buf.len().min(HEAD_LEN)]),
             digests: Digests {
@@ -234,7 +273,7 @@ impl BlobStore {
         // then one blocking task writes them all.
         let mut sealer = key.map(crate::crypt::Sealer::new);
         // Plain blobs carry per-chunk checksums; sealed ones are authenticated.
-        let mut summer = key.is_none().then(crate::integrity::ChunkSummer::default);
+        let mut summer = frame.then(crate::integrity::ChunkSummer::default);
         if let Some(s) = &mut summer {
             s.update(&buf);
         }
@@ -247,11 +286,13 @@ impl BlobStore {
         loop {
             let end = match body.next().await {
                 None => {
-                    let tail = match (sealer.take(), summer.take()) {
-                        (Some(s), _) => s.finish(),
-                        (None, Some(s)) => s.finish(),
-                        (None, None) => Vec::new(),
-                    };
+                    let mut tail = sealer
+                        .take()
+                        .map(crate::crypt::Sealer::finish)
+                        .unwrap_or_default();
+                    if let Some(s) = summer.take() {
+                        tail.extend(s.finish());
+                    }
                     pending_len += tail.len();
                     pending.push(Bytes::from(tail));
                     true

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use almacen_blob::{ByteStream, Corrupt};
-use almacen_meta::{VersionEntry, VersionListQuery, WriteOp};
+use almacen_meta::WriteOp;
 use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
@@ -217,25 +217,9 @@ impl Engine {
             .collect();
         let mut seen = std::collections::HashSet::new();
         for bucket in self.meta.list_buckets().await? {
-            let (mut key_marker, mut version_marker) = (None, None);
-            loop {
-                let page = self
-                    .meta
-                    .list_versions(
-                        &bucket.name,
-                        VersionListQuery {
-                            prefix: String::new(),
-                            key_marker: key_marker.take(),
-                            version_id_marker: version_marker.take(),
-                            delimiter: None,
-                            max: PAGE,
-                        },
-                    )
-                    .await?;
-                for entry in &page.entries {
-                    let VersionEntry::Version { row, .. } = entry else {
-                        continue;
-                    };
+            let mut pages = crate::walk::VersionPages::new(self.meta.clone(), &bucket.name);
+            while let Some(rows) = pages.next_page().await? {
+                for row in rows {
                     referenced.extend(row.blobs.iter().cloned());
                     if row.delete_marker {
                         continue;
@@ -251,7 +235,7 @@ impl Engine {
                             None => continue,
                         }
                     } else {
-                        row.clone()
+                        row
                     };
                     let info = ObjectInfo::from_row(row)?;
                     let rkey = record_key(&info.bucket, &info.version_id, &info.key);
@@ -278,16 +262,6 @@ impl Engine {
                             });
                         }
                     }
-                }
-                if !page.truncated {
-                    break;
-                }
-                match page.entries.last() {
-                    Some(VersionEntry::Version { row, .. }) => {
-                        key_marker = Some(row.key.clone());
-                        version_marker = Some(row.version_id.clone());
-                    }
-                    _ => break,
                 }
             }
             self.parts_of(&bucket.name, &mut referenced).await?;

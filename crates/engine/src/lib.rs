@@ -17,6 +17,7 @@ mod attrs;
 mod bucket;
 mod error;
 mod integrity;
+mod kms;
 mod lifecycle;
 mod multipart;
 mod names;
@@ -26,6 +27,7 @@ mod object_lock;
 mod sse;
 mod upload_rules;
 mod versioning;
+mod walk;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,6 +45,7 @@ pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, Uplo
 pub use bucket::{BucketConfig, CorsRule};
 pub use error::EngineError;
 pub use integrity::{CorruptObject, IntegrityTotals, ScanReport};
+pub use kms::RotateReport;
 pub use lifecycle::{
     FilterShape, LifecycleFilter, LifecycleRule, LifecycleStats, LifecycleTotals,
     Transition as LifecycleTransition,
@@ -79,6 +82,8 @@ pub struct Engine {
     lifecycle_totals: Arc<lifecycle::LifecycleTotals>,
     /// The master key for SSE-S3, if configured.
     master_key: Option<Arc<sse::MasterKey>>,
+    /// Master keys used before the current one, still able to open.
+    previous_keys: Arc<Vec<sse::MasterKey>>,
     /// What integrity checks found since start, for metrics.
     integrity_totals: Arc<integrity::IntegrityTotals>,
 }
@@ -117,6 +122,7 @@ impl Engine {
             lifecycle_day_ms: lifecycle::DAY_MS,
             lifecycle_totals: Arc::default(),
             master_key: None,
+            previous_keys: Arc::default(),
             integrity_totals: Arc::default(),
         }
     }

@@ -147,15 +147,7 @@ impl Engine {
             let bytes = bytes.clone();
             let digests = staged.digests.clone();
             let plain_size = staged.size;
-            staged = self
-                .blobs
-                .stage(
-                    Box::pin(futures::stream::once(async move { Ok(bytes) })),
-                    almacen_blob::ChecksumSet::default(),
-                    0,
-                    u64::MAX,
-                )
-                .await?;
+            staged = self.blobs.stage_bytes(bytes, staged.sealed).await?;
             staged.digests = digests;
             staged.size = plain_size;
         }

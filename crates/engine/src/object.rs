@@ -61,6 +61,8 @@ pub struct ObjectInfo {
     pub attrs: ObjectAttrs,
     inline: Option<Bytes>,
     blobs: Vec<String>,
+    /// The attributes as stored, for conditional rewrites.
+    raw_attrs: Vec<u8>,
 }
 
 impl ObjectInfo {
@@ -75,6 +77,7 @@ impl ObjectInfo {
             mtime_ms: row.mtime_ms,
             inline: row.inline.map(Bytes::from),
             blobs: row.blobs,
+            raw_attrs: row.attrs,
         })
     }
 
@@ -427,6 +430,7 @@ impl Engine {
             version_id: info.version_id.clone(),
             etag: info.etag.clone(),
             mtime_ms: info.mtime_ms,
+            old_attrs: info.raw_attrs.clone(),
             attrs: attrs.encode(),
         }
     }

@@ -157,6 +157,72 @@ impl Engine {
         self.master_key = key.map(std::sync::Arc::new);
     }
 
+    /// Sets the keys used before the current one: they still open object
+    /// keys sealed under them until `almacen admin kms rotate` has re-sealed
+    /// those under the current key.
+    pub fn set_previous_keys(&mut self, keys: Vec<MasterKey>) {
+        self.previous_keys = std::sync::Arc::new(keys);
+    }
+
+    /// The names of the current and previous master keys.
+    #[must_use]
+    pub fn key_names(&self) -> (Option<String>, Vec<String>) {
+        (
+            self.master_key.as_ref().map(|k| k.name().to_owned()),
+            self.previous_keys
+                .iter()
+                .map(|k| k.name().to_owned())
+                .collect(),
+        )
+    }
+
+    /// Opens an object key sealed under whichever configured master key
+    /// sealed it (the one `sse.key_id` names first, then the others).
+    fn open_sealed(&self, sse: &SseAttrs, bucket: &str, key: &str) -> Option<ObjectKey> {
+        let ctx = context(bucket, key);
+        let all = || {
+            self.master_key
+                .iter()
+                .map(|k| &**k)
+                .chain(self.previous_keys.iter())
+        };
+        all()
+            .filter(|k| k.name() == sse.key_id)
+            .chain(all().filter(|k| k.name() != sse.key_id))
+            .find_map(|k| k.open(&sse.sealed_key, &ctx))
+    }
+
+    /// `sse` re-sealed under the current master key, or `None` when it
+    /// already is (or is SSE-C, whose key only the client holds).
+    ///
+    /// # Errors
+    /// `KmsNotConfigured`, or `Internal` when no configured key opens it.
+    pub(crate) fn reseal(
+        &self,
+        sse: &SseAttrs,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<SseAttrs>, EngineError> {
+        let mk = self
+            .master_key
+            .as_ref()
+            .ok_or(EngineError::KmsNotConfigured)?;
+        if sse.is_customer_key() || sse.key_id == mk.name() {
+            return Ok(None);
+        }
+        let object_key = self.open_sealed(sse, bucket, key).ok_or_else(|| {
+            EngineError::Internal(format!(
+                "no configured master key opens the key of {bucket}/{key} (sealed under {})",
+                sse.key_id
+            ))
+        })?;
+        Ok(Some(SseAttrs {
+            key_id: mk.name().to_owned(),
+            sealed_key: mk.seal(&object_key, &context(bucket, key)),
+            ..sse.clone()
+        }))
+    }
+
     /// A new object key for `bucket/key` sealed under the master key, and
     /// the attributes that record it. `algorithm` is `AES256` (SSE-S3) or
     /// `aws:kms` (SSE-KMS), whose `kms_key_id`, when given, must name the
@@ -176,7 +242,7 @@ impl Engine {
             .as_ref()
             .ok_or(EngineError::KmsNotConfigured)?;
         if let Some(id) = kms_key_id
-            && id != mk.name()
+            && !self.knows_key(id)
         {
             return Err(EngineError::KmsKeyNotFound(id.to_owned()));
         }
@@ -200,9 +266,19 @@ impl Engine {
             .as_ref()
             .ok_or(EngineError::KmsNotConfigured)?;
         match kms_key_id {
-            Some(id) if id != mk.name() => Err(EngineError::KmsKeyNotFound(id.to_owned())),
+            Some(id) if id != mk.name() && !self.knows_key(id) => {
+                Err(EngineError::KmsKeyNotFound(id.to_owned()))
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Whether `id` names the current or a previous master key. A request
+    /// (or bucket default) naming a previous key still works after a
+    /// rotation; what it writes is sealed under the current key.
+    fn knows_key(&self, id: &str) -> bool {
+        self.master_key.as_ref().is_some_and(|k| k.name() == id)
+            || self.previous_keys.iter().any(|k| k.name() == id)
     }
 
     /// A new object key for `bucket/key` sealed under the customer's key (SSE-C).
@@ -244,21 +320,19 @@ impl Engine {
     ///
     /// # Errors
     /// `KmsNotConfigured`, or `Internal` when the key cannot be unsealed
-    /// (another master key, or tampered metadata).
+    /// (a master key no longer configured, or tampered metadata).
     pub fn object_key(
         &self,
         sse: &SseAttrs,
         bucket: &str,
         key: &str,
     ) -> Result<ObjectKey, EngineError> {
-        let mk = self
-            .master_key
-            .as_ref()
-            .ok_or(EngineError::KmsNotConfigured)?;
-        mk.open(&sse.sealed_key, &context(bucket, key)).ok_or_else(|| {
+        if self.master_key.is_none() {
+            return Err(EngineError::KmsNotConfigured);
+        }
+        self.open_sealed(sse, bucket, key).ok_or_else(|| {
             EngineError::Internal(format!(
-                "the key of {bucket}/{key} cannot be unsealed with master key {} (sealed under {})",
-                mk.name(),
+                "the key of {bucket}/{key} cannot be unsealed by any configured master key (sealed under {})",
                 sse.key_id
             ))
         })

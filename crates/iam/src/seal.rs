@@ -15,7 +15,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 /// Seals and opens stored secrets.
 pub struct Sealer {
-    key: RandomizedNonceKey,
+    /// The current key first (it seals), then earlier ones (they only open).
+    keys: Vec<RandomizedNonceKey>,
 }
 
 struct Len32;
@@ -27,27 +28,51 @@ impl KeyType for Len32 {
 
 const NONCE_LEN: usize = 12;
 
+fn derive(material: &[u8]) -> RandomizedNonceKey {
+    let mut key = [0u8; 32];
+    Salt::new(HKDF_SHA256, b"almacen-iam-v1")
+        .extract(material)
+        .expand(&[b"iam secrets"], Len32)
+        .and_then(|okm| okm.fill(&mut key))
+        .expect("HKDF-SHA256 can produce 32 bytes");
+    RandomizedNonceKey::new(&AES_256_GCM, &key).expect("32 bytes is an AES-256 key")
+}
+
 impl Sealer {
     /// A sealer whose key is derived from `root_key_material` (the master key
     /// or the root secret).
     #[must_use]
     pub fn new(root_key_material: &[u8]) -> Self {
-        let mut key = [0u8; 32];
-        Salt::new(HKDF_SHA256, b"almacen-iam-v1")
-            .extract(root_key_material)
-            .expand(&[b"iam secrets"], Len32)
-            .and_then(|okm| okm.fill(&mut key))
-            .expect("HKDF-SHA256 can produce 32 bytes");
-        let key = RandomizedNonceKey::new(&AES_256_GCM, &key).expect("32 bytes is an AES-256 key");
-        Self { key }
+        Self::with_previous(root_key_material, &[])
+    }
+
+    /// A sealer that seals under `current` and also opens what was sealed
+    /// under `previous` materials (earlier master keys, or the root secret
+    /// before a master key was configured), so that changing the key does
+    /// not lock users out; [`Sealer::is_current`] tells what to re-seal.
+    #[must_use]
+    pub fn with_previous(current: &[u8], previous: &[&[u8]]) -> Self {
+        let mut keys = vec![derive(current)];
+        keys.extend(
+            previous
+                .iter()
+                .filter(|p| **p != current)
+                .map(|p| derive(p)),
+        );
+        Self { keys }
+    }
+
+    /// Whether `sealed` opens under the current key.
+    #[must_use]
+    pub fn is_current(&self, context: &str, sealed: &str) -> bool {
+        open_with(&self.keys[0], context, sealed).is_some()
     }
 
     /// `secret` sealed for the entry `context`, as base64 (nonce, ciphertext, tag).
     #[must_use]
     pub fn seal(&self, context: &str, secret: &str) -> String {
         let mut buf = secret.as_bytes().to_vec();
-        let nonce = self
-            .key
+        let nonce = self.keys[0]
             .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buf)
             .expect("AES-GCM sealing of a short secret cannot fail");
         let mut out = nonce.as_ref().to_vec();
@@ -59,19 +84,22 @@ impl Sealer {
     /// was sealed under another key (the root secret changed) or altered.
     #[must_use]
     pub fn open(&self, context: &str, sealed: &str) -> Option<String> {
-        let raw = B64.decode(sealed).ok()?;
-        if raw.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, body) = raw.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut body = body.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut body)
-            .ok()?;
-        String::from_utf8(plain.to_vec()).ok()
+        self.keys.iter().find_map(|k| open_with(k, context, sealed))
     }
+}
+
+fn open_with(key: &RandomizedNonceKey, context: &str, sealed: &str) -> Option<String> {
+    let raw = B64.decode(sealed).ok()?;
+    if raw.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, body) = raw.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut body = body.to_vec();
+    let plain = key
+        .open_in_place(nonce, Aad::from(context.as_bytes()), &mut body)
+        .ok()?;
+    String::from_utf8(plain.to_vec()).ok()
 }
 
 impl std::fmt::Debug for Sealer {

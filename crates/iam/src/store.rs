@@ -369,7 +369,29 @@ impl IamStore {
         root_secret: &str,
         master_key: Option<&[u8]>,
     ) -> Result<Self, IamError> {
-        let sealer = Sealer::new(master_key.unwrap_or(root_secret.as_bytes()));
+        Self::open_with_previous(meta, root_access_key, root_secret, master_key, &[]).await
+    }
+
+    /// [`IamStore::open`], also opening secrets sealed under `previous` key
+    /// materials (master keys before a rotation) and, when a master key is
+    /// set, under the root secret (secrets stored before a master key was
+    /// configured). [`IamStore::reseal_secrets`] moves them to the current key.
+    ///
+    /// # Errors
+    /// As [`IamStore::open`].
+    pub async fn open_with_previous(
+        meta: Arc<dyn MetaStore>,
+        root_access_key: &str,
+        root_secret: &str,
+        master_key: Option<&[u8]>,
+        previous: &[&[u8]],
+    ) -> Result<Self, IamError> {
+        let mut fallbacks: Vec<&[u8]> = previous.to_vec();
+        if master_key.is_some() {
+            fallbacks.push(root_secret.as_bytes());
+        }
+        let sealer =
+            Sealer::with_previous(master_key.unwrap_or(root_secret.as_bytes()), &fallbacks);
         let store = Self {
             meta,
             sealer,
@@ -612,6 +634,51 @@ impl IamStore {
 
     fn taken(state: &State, root: &str, key: &str) -> bool {
         key == root || state.users.contains_key(key) || state.service_accounts.contains_key(key)
+    }
+
+    /// Re-seals, under the current key, every stored secret that opens only
+    /// under a previous one (part of `almacen admin kms rotate`). Returns
+    /// how many were re-sealed.
+    ///
+    /// # Errors
+    /// The metadata store failed.
+    pub async fn reseal_secrets(&self) -> Result<usize, IamError> {
+        let _w = self.writer.lock().await;
+        let changes: Vec<Change> = {
+            let state = self.state();
+            let users = state.users.iter().filter_map(|(name, u)| {
+                let ctx = format!("{USERS}{name}");
+                let secret = u.secret.as_ref()?;
+                (!self.sealer.is_current(&ctx, &u.record.secret)).then(|| {
+                    Change::User(
+                        name.clone(),
+                        Some(UserRecord {
+                            secret: self.sealer.seal(&ctx, secret),
+                            ..u.record.clone()
+                        }),
+                    )
+                })
+            });
+            let accounts = state.service_accounts.iter().filter_map(|(ak, a)| {
+                let ctx = format!("{SERVICE_ACCOUNTS}{ak}");
+                let secret = a.secret.as_ref()?;
+                (!self.sealer.is_current(&ctx, &a.record.secret)).then(|| {
+                    Change::ServiceAccount(
+                        ak.clone(),
+                        Some(ServiceAccountRecord {
+                            secret: self.sealer.seal(&ctx, secret),
+                            ..a.record.clone()
+                        }),
+                    )
+                })
+            });
+            users.chain(accounts).collect()
+        };
+        let n = changes.len();
+        if n > 0 {
+            self.commit(changes).await?;
+        }
+        Ok(n)
     }
 
     // ---- users ----

@@ -612,16 +612,17 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
             version_id,
             etag,
             mtime_ms,
+            old_attrs,
             attrs,
         } => {
             let mut n = tx.execute(
-                "UPDATE objects SET attrs = ?6 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND etag = ?4 AND mtime_ms = ?5",
-                params![bucket, key.as_bytes(), version_id, etag, mtime_ms, attrs],
+                "UPDATE objects SET attrs = ?6 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND etag = ?4 AND mtime_ms = ?5 AND attrs = ?7",
+                params![bucket, key.as_bytes(), version_id, etag, mtime_ms, attrs, old_attrs],
             )?;
             if n == 0 {
                 n = tx.execute(
-                    "UPDATE versions SET attrs = ?6 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND etag = ?4 AND mtime_ms = ?5",
-                    params![bucket, key.as_bytes(), version_id, etag, mtime_ms, attrs],
+                    "UPDATE versions SET attrs = ?6 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND etag = ?4 AND mtime_ms = ?5 AND attrs = ?7",
+                    params![bucket, key.as_bytes(), version_id, etag, mtime_ms, attrs, old_attrs],
                 )?;
             }
             if n == 0 {

@@ -154,6 +154,9 @@ pub enum WriteOp {
         etag: String,
         /// Last-modified time of the object the caller read.
         mtime_ms: i64,
+        /// The attributes the caller read: a change made meanwhile (tags,
+        /// ACL, retention, a key rotation) fails the op instead of being lost.
+        old_attrs: Vec<u8>,
         /// New attributes.
         attrs: Vec<u8>,
     },

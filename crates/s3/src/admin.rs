@@ -468,6 +468,21 @@ impl AdminRoute {
                     .map_err(engine_err)?;
                 Ok(Reply::ok(json!({ "rules": [] })))
             }
+            (&Method::GET, ["kms", "status"]) => {
+                call.require("kms:Status")?;
+                let (current, previous) = self.engine.key_names();
+                Ok(Reply::ok(
+                    json!({ "current_key": current, "previous_keys": previous }),
+                ))
+            }
+            (&Method::POST, ["kms", "rotate"]) => {
+                call.require("kms:Rotate")?;
+                let report = self.engine.rotate_master_key().await.map_err(engine_err)?;
+                let iam_resealed = self.iam.reseal_secrets().await?;
+                let mut v = serde_json::to_value(report).unwrap_or_default();
+                v["iam_secrets_resealed"] = json!(iam_resealed);
+                Ok(Reply::ok(v))
+            }
             (&Method::POST, ["scan"]) => {
                 // MinIO's name for verifying stored data is "heal".
                 call.require("admin:Heal")?;

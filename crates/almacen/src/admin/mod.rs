@@ -51,6 +51,10 @@ enum AdminCommand {
     /// Prometheus: a bearer token and scrape configuration for the metrics endpoint.
     #[command(subcommand)]
     Prometheus(PrometheusCommand),
+    /// The SSE master keys: which is current, and re-sealing object keys
+    /// (and IAM secrets) under it after a key change.
+    #[command(subcommand)]
+    Kms(KmsCommand),
     /// Verify every stored object now: re-read it and check its checksums,
     /// report corrupt or missing data and orphaned files. Exits with 2 when
     /// something is corrupt.
@@ -63,6 +67,18 @@ enum AdminCommand {
         #[arg(long)]
         recorded: bool,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum KmsCommand {
+    /// Show the current master key and the previous ones still accepted.
+    Status { alias: String },
+    /// Re-seal every object key sealed under a previous master key under the
+    /// current one, without rewriting object data. Start the server with the
+    /// new key in MINIO_KMS_SECRET_KEY and the old one in
+    /// ALMACEN_KMS_PREVIOUS_KEYS, run this until it reports nothing
+    /// remaining, then drop the old key. Exits with 2 while something remains.
+    Rotate { alias: String },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -847,6 +863,50 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 QuotaCommand::Clear { .. } => call(&a, "DELETE", &path, None).await?,
             };
             out.show(&v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+        }
+        AdminCommand::Kms(KmsCommand::Status { alias }) => {
+            let v = call(&aliases::get(&alias)?, "GET", "/kms/status", None).await?;
+            out.show(&v, |v| {
+                let prev: Vec<&str> = v["previous_keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                format!(
+                    "Current key: {}\nPrevious keys: {}",
+                    v["current_key"]
+                        .as_str()
+                        .unwrap_or("(none: SSE-S3 not configured)"),
+                    if prev.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        prev.join(", ")
+                    }
+                )
+            });
+        }
+        AdminCommand::Kms(KmsCommand::Rotate { alias }) => {
+            let v = call(&aliases::get(&alias)?, "POST", "/kms/rotate", None).await?;
+            out.show(&v, |v| {
+                let mut lines: Vec<String> = v["errors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.as_str().map(|e| format!("LEFT     {e}")))
+                    .collect();
+                lines.push(format!(
+                    "Re-sealed {} object keys under {} ({} already current, {} SSE-C); {} remaining; {} uploads in progress under an older key; {} IAM secrets re-sealed",
+                    v["resealed"], v["current_key"].as_str().unwrap_or(""), v["current"],
+                    v["customer_keys"], v["remaining"], v["uploads_pending"], v["iam_secrets_resealed"]
+                ));
+                lines.join("\n")
+            });
+            if v["remaining"].as_u64().unwrap_or(0) > 0
+                || v["uploads_pending"].as_u64().unwrap_or(0) > 0
+            {
+                std::process::exit(2);
+            }
         }
         AdminCommand::Scan {
             alias,
