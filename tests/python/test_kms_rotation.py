@@ -38,7 +38,8 @@ def test_rotate_master_key(tmp_path):
         s3 = srv.client()
         s3.create_bucket(Bucket="enc")
         for k, v in objects.items():
-            s3.put_object(Bucket="enc", Key=k, Body=v, ServerSideEncryption="AES256")
+            s3.put_object(Bucket="enc", Key=k, Body=v, ServerSideEncryption="AES256",
+                          Metadata={"owner": f"customer-{k}"})
         parts = [rng.randbytes(5 * MIB), rng.randbytes(100_000)]
         mp = s3.create_multipart_upload(Bucket="enc", Key="multi", ServerSideEncryption="AES256")
         etags = [s3.upload_part(Bucket="enc", Key="multi", UploadId=mp["UploadId"], PartNumber=i,
@@ -118,5 +119,7 @@ def test_rotate_master_key(tmp_path):
         assert s3.get_object(Bucket="enc", Key="plain")["Body"].read() == b"never encrypted"
         app = srv.client(access_key="appuser", secret_key="appsecret123")
         assert app.get_object(Bucket="enc", Key="file")["Body"].read() == objects["file"]
+        # Sealed metadata moved to the new key with the object keys.
+        assert s3.head_object(Bucket="enc", Key="small")["Metadata"] == {"owner": "customer-small"}
     finally:
         srv.cleanup()

@@ -95,11 +95,20 @@ def test_nothing_readable_on_disk_and_tampering_is_caught(kms_server, kbucket):
     s3, b = kbucket
     s3.put_object(Bucket=b, Key="inline", Body=MARKER * 3, ServerSideEncryption="AES256")
     s3.put_object(Bucket=b, Key="file", Body=MARKER * 20_000, ServerSideEncryption="AES256")
+    # User metadata and plaintext checksums reveal content too: sealed as well.
+    meta_marker = "customer-face-photo-" + os.urandom(6).hex()
+    r = s3.put_object(Bucket=b, Key="meta", Body=MARKER * 5, ServerSideEncryption="AES256",
+                      Metadata={"subject": meta_marker}, ChecksumAlgorithm="SHA256")
+    sha = r["ChecksumSHA256"]
+    head = s3.head_object(Bucket=b, Key="meta", ChecksumMode="ENABLED")
+    assert head["Metadata"] == {"subject": meta_marker} and head["ChecksumSHA256"] == sha
     hits = []
     for root, _, files in os.walk(kms_server.data_dir):
         for f in files:
-            if MARKER in open(os.path.join(root, f), "rb").read():
-                hits.append(f)
+            raw = open(os.path.join(root, f), "rb").read()
+            for needle in (MARKER, meta_marker.encode(), sha.encode()):
+                if needle in raw:
+                    hits.append((f, needle))
     assert hits == []
     # Flip one byte of the large object's blob: the read fails, never serves it.
     blobs = []

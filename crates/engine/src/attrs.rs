@@ -161,6 +161,10 @@ pub struct ObjectAttrs {
     /// Server-side encryption of the bytes, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<crate::SseAttrs>,
+    /// Encrypted objects: user metadata and checksums, sealed (see
+    /// `sealed_meta.rs`). Set only in stored rows; the engine opens it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_meta: Option<crate::sealed_meta::SealedMeta>,
 }
 
 /// Object or bucket tags: (key, value) pairs with distinct keys.

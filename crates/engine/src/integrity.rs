@@ -237,7 +237,7 @@ impl Engine {
                     } else {
                         row
                     };
-                    let info = ObjectInfo::from_row(row)?;
+                    let info = self.info(row)?;
                     let rkey = record_key(&info.bucket, &info.version_id, &info.key);
                     seen.insert(rkey.clone());
                     match self.verify_object(&info, &mut pacer).await {

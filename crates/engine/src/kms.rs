@@ -51,18 +51,31 @@ impl Engine {
             let mut pages = crate::walk::VersionPages::new(self.meta.clone(), &bucket.name);
             while let Some(rows) = pages.next_page().await? {
                 for row in rows {
-                    let attrs = ObjectAttrs::decode(&row.attrs)?;
-                    let Some(sse) = &attrs.sse else { continue };
+                    let stored = ObjectAttrs::decode(&row.attrs)?;
+                    let Some(sse) = &stored.sse else { continue };
                     if sse.is_customer_key() {
                         report.customer_keys += 1;
-                        continue;
+                        // Their metadata is sealed under the master key all the same.
+                        if stored
+                            .sealed_meta
+                            .as_ref()
+                            .is_none_or(|m| m.key_id == current)
+                        {
+                            continue;
+                        }
                     }
+                    // Metadata in clear (written before it was sealed) or
+                    // sealed under an older key is re-sealed along the way.
+                    let meta_stale = stored
+                        .sealed_meta
+                        .as_ref()
+                        .is_none_or(|m| m.key_id != current);
                     let fresh = match self.reseal(sse, &row.bucket, &row.key) {
-                        Ok(None) => {
+                        Ok(None) if !meta_stale => {
                             report.current += 1;
                             continue;
                         }
-                        Ok(Some(f)) => f,
+                        Ok(fresh) => fresh,
                         Err(e) => {
                             report.remaining += 1;
                             report.errors.push(format!(
@@ -72,9 +85,19 @@ impl Engine {
                             continue;
                         }
                     };
-                    let mut new_attrs = attrs.clone();
-                    new_attrs.sse = Some(fresh);
-                    let info = crate::ObjectInfo::from_row(row)?;
+                    let info = self.info(row)?;
+                    if info.attrs.sealed_meta.is_some() {
+                        report.remaining += 1;
+                        report.errors.push(format!(
+                            "{}/{} version {}: no configured master key opens its metadata",
+                            info.bucket, info.key, info.version_id
+                        ));
+                        continue;
+                    }
+                    let mut new_attrs = info.attrs.clone();
+                    if let Some(f) = fresh {
+                        new_attrs.sse = Some(f);
+                    }
                     match self.set_object_attrs(&info, new_attrs).await {
                         Ok(()) => report.resealed += 1,
                         // Changed meanwhile (tags, ACL, an overwrite): the

@@ -378,6 +378,7 @@ impl Engine {
             retention,
             legal_hold: upload.attrs.legal_hold,
             sse: upload.attrs.sse.clone(),
+            sealed_meta: None,
         };
         let row = almacen_meta::ObjectRow {
             bucket: upload.bucket.clone(),
@@ -387,12 +388,12 @@ impl Engine {
             size,
             etag,
             mtime_ms: now_ms(),
-            attrs: attrs.encode(),
+            attrs: self.encode_attrs(&upload.bucket, &upload.key, &attrs),
             inline: None,
             blobs: chosen.iter().map(|p| p.blob.clone()).collect(),
         };
         let used = chosen.iter().map(|p| (p.number, p.blob.clone())).collect();
-        let info = ObjectInfo::from_row(row.clone())?;
+        let info = self.info(row.clone())?;
         let mut ops = vec![WriteOp::CompleteUpload {
             upload_id: upload.upload_id.clone(),
             row,

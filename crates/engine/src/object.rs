@@ -66,9 +66,10 @@ pub struct ObjectInfo {
 }
 
 impl ObjectInfo {
-    pub(crate) fn from_row(row: ObjectRow) -> Result<Self, EngineError> {
-        Ok(Self {
-            attrs: ObjectAttrs::decode(&row.attrs)?,
+    /// Builds the info of a row from its decoded attributes (see `Engine::info`).
+    pub(crate) fn with_attrs(row: ObjectRow, attrs: ObjectAttrs) -> Self {
+        Self {
+            attrs,
             bucket: row.bucket,
             key: row.key,
             version_id: row.version_id,
@@ -78,7 +79,7 @@ impl ObjectInfo {
             inline: row.inline.map(Bytes::from),
             blobs: row.blobs,
             raw_attrs: row.attrs,
-        })
+        }
     }
 
     /// Number of parts for a multipart object, `None` for a single-part one.
@@ -238,12 +239,12 @@ impl Engine {
             size: staged.size,
             etag: hex::encode(staged.digests.md5),
             mtime_ms: now_ms(),
-            attrs: attrs.encode(),
+            attrs: self.encode_attrs(bucket, key, &attrs),
             inline,
             blobs: blob.into_iter().collect(),
             delete_marker: false,
         };
-        let info = ObjectInfo::from_row(row.clone())?;
+        let info = self.info(row.clone())?;
         let mut ops = vec![WriteOp::PutObject {
             row,
             condition: condition.map(Into::into),
@@ -275,7 +276,7 @@ impl Engine {
                 version_id: row.version_id,
                 named: false,
             }),
-            Some(row) => ObjectInfo::from_row(row),
+            Some(row) => self.info(row),
             None => {
                 self.check_bucket(bucket).await?;
                 Err(EngineError::NoSuchKey)
@@ -431,7 +432,7 @@ impl Engine {
             etag: info.etag.clone(),
             mtime_ms: info.mtime_ms,
             old_attrs: info.raw_attrs.clone(),
-            attrs: attrs.encode(),
+            attrs: self.encode_attrs(&info.bucket, &info.key, attrs),
         }
     }
 

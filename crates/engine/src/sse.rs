@@ -63,6 +63,37 @@ impl MasterKey {
         &self.name
     }
 
+    /// Seals arbitrary bytes (sealed object metadata) for `context`.
+    pub(crate) fn seal_bytes(&self, plain: &[u8], context: &str) -> String {
+        let mut buf = plain.to_vec();
+        let nonce = self
+            .key
+            .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buf)
+            .expect("AES-GCM sealing cannot fail for metadata-sized input");
+        let mut out = nonce.as_ref().to_vec();
+        out.extend_from_slice(&buf);
+        B64.encode(out)
+    }
+
+    /// Opens what [`MasterKey::seal_bytes`] sealed for `context`.
+    pub(crate) fn open_bytes(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
+        let raw = B64.decode(sealed).ok()?;
+        if raw.len() < 12 {
+            return None;
+        }
+        let (nonce, body) = raw.split_at(12);
+        let mut body = body.to_vec();
+        let plain = self
+            .key
+            .open_in_place(
+                Nonce::try_assume_unique_for_key(nonce).ok()?,
+                Aad::from(context.as_bytes()),
+                &mut body,
+            )
+            .ok()?;
+        Some(plain.to_vec())
+    }
+
     fn seal(&self, object_key: &ObjectKey, context: &str) -> String {
         let mut buf = object_key.0.to_vec();
         let nonce = self

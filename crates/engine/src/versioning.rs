@@ -111,7 +111,7 @@ impl Engine {
                 version_id: row.version_id,
                 named: true,
             }),
-            Some(row) => ObjectInfo::from_row(row),
+            Some(row) => self.info(row),
             None => {
                 self.check_bucket(bucket).await?;
                 Err(EngineError::NoSuchVersion)
