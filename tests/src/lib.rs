@@ -49,9 +49,23 @@ impl Server {
         s
     }
 
+    /// Starts a server on a fresh temporary data folder with extra
+    /// environment variables (a KMS key, insecure SSE-C, ...).
+    #[must_use]
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Self::launch(tmp.path(), env);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on `data_dir` (kept after the server stops).
     #[must_use]
     pub fn start_in(data_dir: &Path) -> Self {
+        Self::launch(data_dir, &[])
+    }
+
+    fn launch(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let bin = binary();
         assert!(
             bin.exists(),
@@ -65,6 +79,7 @@ impl Server {
             .env("MINIO_ROOT_USER", ACCESS_KEY)
             .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
             .env("RUST_LOG", "warn,s3s=off")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -4,6 +4,7 @@
 
 mod access;
 mod buckets;
+mod encryption;
 mod multipart;
 mod objects;
 mod restart;
