@@ -15,6 +15,7 @@ from conftest import AlmacenServer
 
 K1 = "key-2025:" + base64.b64encode(bytes(range(32))).decode()
 K2 = "key-2026:" + base64.b64encode(bytes(range(100, 132))).decode()
+K3 = "tenant-key:" + base64.b64encode(bytes(range(200, 232))).decode()
 MIB = 1024 * 1024
 
 
@@ -62,17 +63,23 @@ def test_rotate_master_key(tmp_path):
         srv.stop()
 
         # New key current, old key still accepted.
-        srv.extra_env.update({"MINIO_KMS_SECRET_KEY": K2, "ALMACEN_KMS_PREVIOUS_KEYS": K1})
+        srv.extra_env.update({"MINIO_KMS_SECRET_KEY": K2, "ALMACEN_KMS_PREVIOUS_KEYS": K1,
+                              "ALMACEN_KMS_KEYS": K3})
         srv.start()
         s3 = srv.client()
         status = json.loads(srv.admin("kms", "status", "srv").stdout)
-        assert status == {"current_key": "key-2026", "previous_keys": ["key-2025"]}
+        assert status == {"current_key": "key-2026", "other_keys": ["tenant-key"],
+                          "previous_keys": ["key-2025"]}
         for k, v in objects.items():
             assert s3.get_object(Bucket="enc", Key=k)["Body"].read() == v
         app = srv.client(access_key="appuser", secret_key="appsecret123")
         assert app.get_object(Bucket="enc", Key="small")["Body"].read() == objects["small"]
         # The bucket default still names the old key: writes work, sealed under the new one.
         s3.put_object(Bucket="ver", Key="new", Body=b"written after the key change")
+        # SSE-KMS with another configured key id: sealed under that key, left alone by rotation.
+        s3.put_object(Bucket="enc", Key="tenant", Body=b"tenant data", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="tenant-key")
+        assert s3.head_object(Bucket="enc", Key="tenant")["SSEKMSKeyId"] == "tenant-key"
 
         before = blob_digests(srv)
         failures = []
@@ -99,13 +106,13 @@ def test_rotate_master_key(tmp_path):
         report = json.loads(r.stdout)
         # small, file, multi, and two versions of doc.
         assert report["resealed"] == 5 and report["remaining"] == 0, report
-        assert report["current"] == 1  # "new" was sealed under key-2026 already
+        assert report["current"] == 2  # "new" (key-2026) and "tenant" (tenant-key)
         assert report["iam_secrets_resealed"] == 1
         assert failures == []
         # Object data was not rewritten: every blob file is byte for byte the same.
         assert blob_digests(srv) == before
         again = json.loads(srv.admin("kms", "rotate", "srv").stdout)
-        assert again["resealed"] == 0 and again["current"] == 6
+        assert again["resealed"] == 0 and again["current"] == 7
         srv.stop()
 
         # The old key is gone: everything still opens.
@@ -121,5 +128,7 @@ def test_rotate_master_key(tmp_path):
         assert app.get_object(Bucket="enc", Key="file")["Body"].read() == objects["file"]
         # Sealed metadata moved to the new key with the object keys.
         assert s3.head_object(Bucket="enc", Key="small")["Metadata"] == {"owner": "customer-small"}
+        tenant = s3.get_object(Bucket="enc", Key="tenant")
+        assert tenant["SSEKMSKeyId"] == "tenant-key" and tenant["Body"].read() == b"tenant data"
     finally:
         srv.cleanup()

@@ -68,6 +68,8 @@ pub struct ServerConfig {
     /// Master keys used before the current one (`ALMACEN_KMS_PREVIOUS_KEYS`),
     /// parsed, and as given (they also open IAM secrets sealed under them).
     pub kms_previous: Vec<(almacen_engine::MasterKey, String)>,
+    /// Further active keys for SSE-KMS key ids (`ALMACEN_KMS_KEYS`).
+    pub kms_extra: Vec<almacen_engine::MasterKey>,
     /// Event notification targets.
     pub notify_targets: Vec<almacen_notify::Target>,
     /// Where to append the audit log, if anywhere.
@@ -78,6 +80,25 @@ pub struct ServerConfig {
     pub scrub_rate: Option<u64>,
     /// Pause between scrubber passes.
     pub scrub_interval: std::time::Duration,
+}
+
+/// Parses a comma-separated list of `name:base64` master keys from `var`,
+/// keeping each as given (IAM sealing derives from the text).
+fn key_list(var: &str) -> anyhow::Result<Vec<(almacen_engine::MasterKey, String)>> {
+    env_any(&[var])
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|spec| {
+                    almacen_engine::MasterKey::parse(spec)
+                        .map(|k| (k, spec.to_owned()))
+                        .map_err(|e| anyhow::anyhow!("{var}: {e}"))
+                })
+                .collect()
+        })
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 /// Parses a byte count: `1048576`, `512KiB`, `16MiB`, `1GiB` (or KB/MB/GB, decimal).
@@ -209,20 +230,11 @@ impl ServerConfig {
             .map(|s| almacen_engine::MasterKey::parse(&s))
             .transpose()
             .map_err(|e| anyhow::anyhow!("MINIO_KMS_SECRET_KEY: {e}"))?;
-        let kms_previous = env_any(&["ALMACEN_KMS_PREVIOUS_KEYS"])
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|spec| {
-                        almacen_engine::MasterKey::parse(spec)
-                            .map(|k| (k, spec.to_owned()))
-                            .map_err(|e| anyhow::anyhow!("ALMACEN_KMS_PREVIOUS_KEYS: {e}"))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()
-            })
-            .transpose()?
-            .unwrap_or_default();
+        let kms_previous = key_list("ALMACEN_KMS_PREVIOUS_KEYS")?;
+        let kms_extra = key_list("ALMACEN_KMS_KEYS")?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>();
         if kms_key.is_none() && !kms_previous.is_empty() {
             bail!(
                 "ALMACEN_KMS_PREVIOUS_KEYS is set but there is no current key (MINIO_KMS_SECRET_KEY)"
@@ -230,6 +242,7 @@ impl ServerConfig {
         }
         Ok(Self {
             kms_previous,
+            kms_extra,
             sse_c_insecure: env_any(&["ALMACEN_SSE_C_ALLOW_HTTP"])
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
             kms_key,

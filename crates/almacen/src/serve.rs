@@ -37,6 +37,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     let previous = std::mem::take(&mut cfg.kms_previous);
     let previous_material: Vec<String> = previous.iter().map(|(_, spec)| spec.clone()).collect();
     engine.set_previous_keys(previous.into_iter().map(|(k, _)| k).collect());
+    engine.set_extra_keys(std::mem::take(&mut cfg.kms_extra));
     if let Some(secs) = cfg.lifecycle_day_seconds {
         tracing::warn!(
             seconds = secs,

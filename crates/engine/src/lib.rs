@@ -86,6 +86,8 @@ pub struct Engine {
     master_key: Option<Arc<sse::MasterKey>>,
     /// Master keys used before the current one, still able to open.
     previous_keys: Arc<Vec<sse::MasterKey>>,
+    /// Further active master keys, chosen by SSE-KMS key id.
+    extra_keys: Arc<Vec<sse::MasterKey>>,
     /// What integrity checks found since start, for metrics.
     integrity_totals: Arc<integrity::IntegrityTotals>,
 }
@@ -125,6 +127,7 @@ impl Engine {
             lifecycle_totals: Arc::default(),
             master_key: None,
             previous_keys: Arc::default(),
+            extra_keys: Arc::default(),
             integrity_totals: Arc::default(),
         }
     }

@@ -80,12 +80,8 @@ impl Engine {
             return Ok(attrs);
         };
         let ctx = context(bucket, key);
-        let keys = self
-            .master_key
-            .iter()
-            .map(|k| &**k)
-            .chain(self.previous_keys.iter());
-        let opened = keys
+        let opened = self
+            .all_keys()
             .filter(|k| k.name() == sealed.key_id)
             .find_map(|k| k.open_bytes(&sealed.data, &ctx))
             .and_then(|p| serde_json::from_slice::<Hidden>(&p).ok());

@@ -195,31 +195,61 @@ impl Engine {
         self.previous_keys = std::sync::Arc::new(keys);
     }
 
-    /// The names of the current and previous master keys.
+    /// Sets further active keys (`ALMACEN_KMS_KEYS`): SSE-KMS requests and
+    /// bucket defaults that name one by its key id are sealed under it, as
+    /// with a KMS that holds several keys. Rotation leaves them alone.
+    pub fn set_extra_keys(&mut self, keys: Vec<MasterKey>) {
+        self.extra_keys = std::sync::Arc::new(keys);
+    }
+
+    /// The names of the current key, the further active keys and the previous keys.
     #[must_use]
-    pub fn key_names(&self) -> (Option<String>, Vec<String>) {
+    pub fn key_names(&self) -> (Option<String>, Vec<String>, Vec<String>) {
+        let names = |v: &[MasterKey]| v.iter().map(|k| k.name().to_owned()).collect();
         (
             self.master_key.as_ref().map(|k| k.name().to_owned()),
-            self.previous_keys
-                .iter()
-                .map(|k| k.name().to_owned())
-                .collect(),
+            names(&self.extra_keys),
+            names(&self.previous_keys),
         )
+    }
+
+    /// Every configured key: current, active, previous.
+    pub(crate) fn all_keys(&self) -> impl Iterator<Item = &MasterKey> {
+        self.master_key
+            .iter()
+            .map(|k| &**k)
+            .chain(self.extra_keys.iter())
+            .chain(self.previous_keys.iter())
+    }
+
+    /// The key that seals a new object: the one `kms_key_id` names when it
+    /// is the current or an active key, else the current key (also for the
+    /// name of a previous key: a request naming a retired key keeps
+    /// working after a rotation).
+    fn key_for_new(&self, kms_key_id: Option<&str>) -> Result<&MasterKey, EngineError> {
+        let mk = self
+            .master_key
+            .as_deref()
+            .ok_or(EngineError::KmsNotConfigured)?;
+        let Some(id) = kms_key_id else {
+            return Ok(mk);
+        };
+        if id == mk.name() || self.previous_keys.iter().any(|k| k.name() == id) {
+            return Ok(mk);
+        }
+        self.extra_keys
+            .iter()
+            .find(|k| k.name() == id)
+            .ok_or_else(|| EngineError::KmsKeyNotFound(id.to_owned()))
     }
 
     /// Opens an object key sealed under whichever configured master key
     /// sealed it (the one `sse.key_id` names first, then the others).
     fn open_sealed(&self, sse: &SseAttrs, bucket: &str, key: &str) -> Option<ObjectKey> {
         let ctx = context(bucket, key);
-        let all = || {
-            self.master_key
-                .iter()
-                .map(|k| &**k)
-                .chain(self.previous_keys.iter())
-        };
-        all()
+        self.all_keys()
             .filter(|k| k.name() == sse.key_id)
-            .chain(all().filter(|k| k.name() != sse.key_id))
+            .chain(self.all_keys().filter(|k| k.name() != sse.key_id))
             .find_map(|k| k.open(&sse.sealed_key, &ctx))
     }
 
@@ -238,7 +268,9 @@ impl Engine {
             .master_key
             .as_ref()
             .ok_or(EngineError::KmsNotConfigured)?;
-        if sse.is_customer_key() || sse.key_id == mk.name() {
+        let active =
+            sse.key_id == mk.name() || self.extra_keys.iter().any(|k| k.name() == sse.key_id);
+        if sse.is_customer_key() || active {
             return Ok(None);
         }
         let object_key = self.open_sealed(sse, bucket, key).ok_or_else(|| {
@@ -268,15 +300,7 @@ impl Engine {
         algorithm: &str,
         kms_key_id: Option<&str>,
     ) -> Result<(ObjectKey, SseAttrs), EngineError> {
-        let mk = self
-            .master_key
-            .as_ref()
-            .ok_or(EngineError::KmsNotConfigured)?;
-        if let Some(id) = kms_key_id
-            && !self.knows_key(id)
-        {
-            return Err(EngineError::KmsKeyNotFound(id.to_owned()));
-        }
+        let mk = self.key_for_new(kms_key_id)?;
         let object_key = ObjectKey::random();
         let attrs = SseAttrs {
             algorithm: algorithm.to_owned(),
@@ -292,24 +316,7 @@ impl Engine {
     /// # Errors
     /// As [`Engine::new_sse`].
     pub fn check_kms_key(&self, kms_key_id: Option<&str>) -> Result<(), EngineError> {
-        let mk = self
-            .master_key
-            .as_ref()
-            .ok_or(EngineError::KmsNotConfigured)?;
-        match kms_key_id {
-            Some(id) if id != mk.name() && !self.knows_key(id) => {
-                Err(EngineError::KmsKeyNotFound(id.to_owned()))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether `id` names the current or a previous master key. A request
-    /// (or bucket default) naming a previous key still works after a
-    /// rotation; what it writes is sealed under the current key.
-    fn knows_key(&self, id: &str) -> bool {
-        self.master_key.as_ref().is_some_and(|k| k.name() == id)
-            || self.previous_keys.iter().any(|k| k.name() == id)
+        self.key_for_new(kms_key_id).map(|_| ())
     }
 
     /// A new object key for `bucket/key` sealed under the customer's key (SSE-C).

@@ -470,10 +470,12 @@ impl AdminRoute {
             }
             (&Method::GET, ["kms", "status"]) => {
                 call.require("kms:Status")?;
-                let (current, previous) = self.engine.key_names();
-                Ok(Reply::ok(
-                    json!({ "current_key": current, "previous_keys": previous }),
-                ))
+                let (current, active, previous) = self.engine.key_names();
+                Ok(Reply::ok(json!({
+                    "current_key": current,
+                    "other_keys": active,
+                    "previous_keys": previous,
+                })))
             }
             (&Method::POST, ["kms", "rotate"]) => {
                 call.require("kms:Rotate")?;
