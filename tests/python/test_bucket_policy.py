@@ -89,8 +89,12 @@ def test_policy_conditions_and_deny(server, s3, bucket):
     assert anon(server, "GET", f"/{bucket}/pub/secret/b")[0] == 403
     assert anon(server, "GET", f"/{bucket}?list-type=2&prefix=pub/")[0] == 200
     assert anon(server, "GET", f"/{bucket}?list-type=2")[0] == 403
-    # The root user is not bound by bucket policies (as on MinIO).
-    assert s3.get_object(Bucket=bucket, Key="pub/secret/b")["Body"].read() == b"b"
+    # An explicit Deny binds the root user too (AWS's rule; MinIO's with
+    # ALMACEN_ROOT_IGNORES_BUCKET_POLICY=on).
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="pub/secret/b")
+    assert error_code(e.value) == "AccessDenied"
+    assert s3.get_object(Bucket=bucket, Key="pub/a")["Body"].read() == b"a"
 
     policy["Statement"][0]["Condition"] = {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
@@ -112,3 +116,42 @@ def test_malformed_policies_are_refused(s3, bucket, doc, needle):
     assert error_code(ei.value) == "MalformedPolicy"
     assert http_status(ei.value) == 400
     assert needle in ei.value.response["Error"]["Message"]
+
+
+def test_explicit_deny_binds_the_root_user_too(s3, bucket):
+    """AWS applies an explicit Deny to every principal: a bucket policy that
+    refuses unencrypted uploads refuses them from the root user as well,
+    who can still read and remove the policy."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+            "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}},
+        }],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    assert error_code(e.value) == "AccessDenied" and http_status(e.value) == 403
+    # Reading is not denied, and the owner keeps control of the policy.
+    s3.list_objects_v2(Bucket=bucket)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]["Effect"] == "Deny"
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+
+
+def test_root_may_ignore_bucket_policies_as_on_minio(tmp_path):
+    from conftest import AlmacenServer
+
+    srv = AlmacenServer(extra_env={"ALMACEN_ROOT_IGNORES_BUCKET_POLICY": "on"})
+    srv.start()
+    try:
+        s3 = srv.client()
+        s3.create_bucket(Bucket="minio-style")
+        s3.put_bucket_policy(Bucket="minio-style", Policy=json.dumps({"Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::minio-style/*"}]}))
+        s3.put_object(Bucket="minio-style", Key="k", Body=b"root is not bound")
+    finally:
+        srv.cleanup()

@@ -217,3 +217,29 @@ def test_sse_kms_with_the_configured_key(kbucket):
     with pytest.raises(ClientError) as e:
         s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=bad)
     assert error_code(e.value) == "KMS.NotFoundException"
+
+
+def test_encryption_headers_where_they_do_not_belong(kbucket):
+    s3, b = kbucket
+    s3.put_object(Bucket=b, Key="obj", Body=b"data", ServerSideEncryption="AES256")
+
+    def add_sse_header(params, **kwargs):
+        params["headers"]["x-amz-server-side-encryption"] = "AES256"
+
+    for op in ("GetObject", "HeadObject"):
+        s3.meta.events.register(f"before-call.s3.{op}", add_sse_header)
+    try:
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket=b, Key="obj")
+        assert error_code(e.value) == "InvalidArgument" and http_status(e.value) == 400
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=b, Key="obj")
+        assert http_status(e.value) == 400
+    finally:
+        for op in ("GetObject", "HeadObject"):
+            s3.meta.events.unregister(f"before-call.s3.{op}", add_sse_header)
+    # SSE-C and SSE-S3 at once: which one? S3 refuses.
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="both", Body=b"x", ServerSideEncryption="AES256",
+                      SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32)
+    assert error_code(e.value) == "InvalidArgument"

@@ -76,6 +76,9 @@ pub struct ServerConfig {
     pub audit_log: Option<PathBuf>,
     /// Rotate the audit log at this many bytes.
     pub audit_log_max_bytes: u64,
+    /// MinIO's rule: the root user ignores bucket policies (default: AWS's,
+    /// where an explicit Deny binds the root user too).
+    pub root_ignores_bucket_policy: bool,
     /// Bytes per second the background scrubber may read (none: no scrubber).
     pub scrub_rate: Option<u64>,
     /// Pause between scrubber passes.
@@ -241,6 +244,8 @@ impl ServerConfig {
             );
         }
         Ok(Self {
+            root_ignores_bucket_policy: env_any(&["ALMACEN_ROOT_IGNORES_BUCKET_POLICY"])
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
             kms_previous,
             kms_extra,
             sse_c_insecure: env_any(&["ALMACEN_SSE_C_ALLOW_HTTP"])

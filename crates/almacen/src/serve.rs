@@ -78,6 +78,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             sse_c_insecure: cfg.sse_c_insecure,
             domains: cfg.domains.clone(),
             server_url: cfg.server_url.clone(),
+            root_ignores_bucket_policy: cfg.root_ignores_bucket_policy,
         },
     )
     .map_err(anyhow::Error::msg)?;

@@ -83,13 +83,19 @@ fn denied() -> S3Error {
 pub struct Authz {
     engine: Engine,
     iam: Arc<IamStore>,
+    /// MinIO's rule: the root user is not bound by bucket policies at all.
+    pub root_ignores_bucket_policy: bool,
 }
 
 impl Authz {
     /// Decisions over `engine`'s bucket policies and ACLs and `iam`'s identities.
     #[must_use]
     pub fn new(engine: Engine, iam: Arc<IamStore>) -> Self {
-        Self { engine, iam }
+        Self {
+            engine,
+            iam,
+            root_ignores_bucket_policy: false,
+        }
     }
 
     /// The identity store.
@@ -111,7 +117,20 @@ impl Authz {
         key: Option<&str>,
     ) -> S3Result<()> {
         let identity = caller.identity.as_ref();
-        if identity.is_some_and(Identity::is_root) {
+        // The root user owns every bucket and may do anything, except what a
+        // bucket policy explicitly denies (AWS applies an explicit Deny to
+        // every principal). Managing the policy itself stays allowed, so the
+        // root user can always undo a policy that locks everyone out.
+        let root = identity.is_some_and(Identity::is_root);
+        if root && self.root_ignores_bucket_policy {
+            return Ok(());
+        }
+        if root
+            && matches!(
+                action,
+                "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy"
+            )
+        {
             return Ok(());
         }
         let resource = match key {
@@ -138,6 +157,10 @@ impl Authz {
         {
             None => None,
             Some(Ok(p)) => Some(p),
+            Some(Err(e)) if root => {
+                tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; only the root user may act");
+                None
+            }
             Some(Err(e)) => {
                 tracing::warn!(bucket = %bucket, error = %e, "stored bucket policy does not parse; denying");
                 return Err(denied());
@@ -178,6 +201,7 @@ impl Authz {
         match decide(action, &resource) {
             Decision::Allow => return Ok(()),
             Decision::Deny => return Err(denied()),
+            Decision::NotApplicable if root => return Ok(()),
             Decision::NotApplicable => {}
         }
         let Some(config) = config else {
@@ -276,6 +300,7 @@ fn context(cx: &mut S3AccessContext<'_>) -> Context {
         "x-amz-metadata-directive",
         "x-amz-server-side-encryption",
         "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-storage-class",
         "x-amz-grant-read",
         "x-amz-grant-write",

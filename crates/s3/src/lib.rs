@@ -56,6 +56,9 @@ pub struct FrontConfig {
     /// used in the URLs the server writes into responses; without it they
     /// are built from the request's Host.
     pub server_url: Option<String>,
+    /// MinIO's rule instead of AWS's: the root user ignores bucket policies,
+    /// explicit Deny statements included (`ALMACEN_ROOT_IGNORES_BUCKET_POLICY`).
+    pub root_ignores_bucket_policy: bool,
 }
 
 /// The S3 operations over the engine.
@@ -126,7 +129,8 @@ pub fn build_service(
     iam: Arc<IamStore>,
     config: &FrontConfig,
 ) -> Result<S3Service, String> {
-    let authz = Authz::new(engine.clone(), iam.clone());
+    let mut authz = Authz::new(engine.clone(), iam.clone());
+    authz.root_ignores_bucket_policy = config.root_ignores_bucket_policy;
     let mut almacen = Almacen::new(engine.clone(), authz.clone(), &config.access_key);
     almacen.notify_targets = config.notify_targets.clone();
     almacen.sse_c_insecure = config.sse_c_insecure;

@@ -124,6 +124,7 @@ impl Almacen {
             location: Some(self.object_url(headers, &info.bucket, &info.key)),
             version_id: crate::object_ops::version_header(&info.version_id),
             server_side_encryption: crate::object_ops::sse_out(info.attrs.sse.as_ref()),
+            ssekms_key_id: crate::object_ops::kms_key_out(info.attrs.sse.as_ref()),
             ..Default::default()
         };
         if let Some(a) = info.attrs.checksum_algorithm {
@@ -302,6 +303,7 @@ impl Almacen {
         let mut out = UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
             server_side_encryption: crate::object_ops::sse_out(upload.attrs.sse.as_ref()),
+            ssekms_key_id: crate::object_ops::kms_key_out(upload.attrs.sse.as_ref()),
             sse_customer_algorithm: crate::object_ops::ssec_out(upload.attrs.sse.as_ref()).0,
             sse_customer_key_md5: crate::object_ops::ssec_out(upload.attrs.sse.as_ref()).1,
             ..Default::default()
@@ -371,6 +373,10 @@ impl Almacen {
         }
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(result),
+            server_side_encryption: crate::object_ops::sse_out(upload.attrs.sse.as_ref()),
+            ssekms_key_id: crate::object_ops::kms_key_out(upload.attrs.sse.as_ref()),
+            sse_customer_algorithm: crate::object_ops::ssec_out(upload.attrs.sse.as_ref()).0,
+            sse_customer_key_md5: crate::object_ops::ssec_out(upload.attrs.sse.as_ref()).1,
             ..Default::default()
         }))
     }

@@ -61,10 +61,17 @@ impl Almacen {
                 "Server Side Encryption with KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
             ));
         }
+        let customer = self.customer_key(customer_algorithm, customer_key, customer_key_md5)?;
+        if customer.is_some() && algorithm.is_some() {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+            ));
+        }
         Ok(SseRequest {
             algorithm,
             kms_key_id: kms_key_id.cloned(),
-            customer: self.customer_key(customer_algorithm, customer_key, customer_key_md5)?,
+            customer,
         })
     }
 
@@ -167,6 +174,23 @@ pub(crate) fn kms_key_out(attrs: Option<&almacen_engine::SseAttrs>) -> Option<St
     attrs
         .filter(|a| a.algorithm == "aws:kms")
         .map(|a| a.key_id.clone())
+}
+
+/// Reads take no `x-amz-server-side-encryption` headers (the server
+/// knows how the object is encrypted); AWS refuses them with 400.
+fn refuse_sse_on_read(headers: &http::HeaderMap) -> S3Result<()> {
+    for h in [
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ] {
+        if headers.contains_key(h) {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                format!("The {h} header is not supported for this operation."),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The `x-amz-server-side-encryption` value of an object's responses.
@@ -498,6 +522,7 @@ impl Almacen {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        refuse_sse_on_read(&req.headers)?;
         let input = req.input;
         let info = self
             .engine
@@ -575,6 +600,7 @@ impl Almacen {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        refuse_sse_on_read(&req.headers)?;
         let input = req.input;
         let info = self
             .engine
