@@ -69,6 +69,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         cfg.prometheus_public,
         delivery.clone(),
     ));
+    let tracer = almacen_s3::trace::Tracer::default();
     let s3 = almacen_s3::build_service(
         engine.clone(),
         iam,
@@ -79,11 +80,14 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             domains: cfg.domains.clone(),
             server_url: cfg.server_url.clone(),
             root_ignores_bucket_policy: cfg.root_ignores_bucket_policy,
+            tracer: tracer.clone(),
         },
     )
     .map_err(anyhow::Error::msg)?;
     let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
-    let mut front = Front::new(s3, engine.clone(), cors).with_metrics(metrics);
+    let mut front = Front::new(s3, engine.clone(), cors)
+        .with_metrics(metrics)
+        .with_tracer(tracer);
     if let Some(path) = &cfg.audit_log {
         let audit = almacen_s3::audit::AuditLog::open(path.clone(), cfg.audit_log_max_bytes, 5)
             .with_context(|| format!("cannot open the audit log {}", path.display()))?;

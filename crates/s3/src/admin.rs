@@ -37,13 +37,24 @@ const MAX_BODY: usize = 1 << 20;
 pub struct AdminRoute {
     iam: Arc<IamStore>,
     engine: almacen_engine::Engine,
+    tracer: crate::trace::Tracer,
 }
 
 impl AdminRoute {
     /// The admin API over `iam` and `engine`'s bucket settings.
     #[must_use]
     pub fn new(iam: Arc<IamStore>, engine: almacen_engine::Engine) -> Self {
-        Self { iam, engine }
+        Self {
+            iam,
+            engine,
+            tracer: crate::trace::Tracer::default(),
+        }
+    }
+
+    /// Serves `GET .../trace` from `tracer` (the front's).
+    #[must_use]
+    pub fn with_tracer(self, tracer: crate::trace::Tracer) -> Self {
+        Self { tracer, ..self }
     }
 }
 
@@ -629,6 +640,19 @@ impl S3Route for AdminRoute {
                     .into_owned()
             })
             .collect();
+        if req.method == Method::GET && segments == ["trace"] {
+            let call = Call {
+                method: &req.method,
+                segments,
+                query: req.uri.query(),
+                body,
+                identity,
+            };
+            return Ok(match call.require("admin:ServerTrace") {
+                Ok(()) => self.trace_response(&call),
+                Err(r) => json_response(r),
+            });
+        }
         let reply = match verify_body(&req.headers, &body) {
             Err(r) => r,
             Ok(()) => {
@@ -644,12 +668,35 @@ impl S3Route for AdminRoute {
                 }
             }
         };
-        let mut resp = S3Response::new(Body::from(reply.1.to_string()));
-        resp.status = Some(reply.0);
+        Ok(json_response(reply))
+    }
+}
+
+fn json_response(reply: Reply) -> S3Response<Body> {
+    let mut resp = S3Response::new(Body::from(reply.1.to_string()));
+    resp.status = Some(reply.0);
+    resp.headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+impl AdminRoute {
+    /// A response that streams finished requests as JSON lines until the
+    /// client goes away (`?errors=true`, `?bucket=NAME` filter them).
+    fn trace_response(&self, call: &Call<'_>) -> S3Response<Body> {
+        let filter = crate::trace::TraceFilter {
+            errors_only: call.query("errors").is_some_and(|v| v == "true"),
+            bucket: call.query("bucket").filter(|b| !b.is_empty()),
+        };
+        let stream = sync_wrapper::SyncStream::new(Box::pin(self.tracer.lines(filter)));
+        let mut resp = S3Response::new(Body::from(s3s::dto::StreamingBlob::wrap(stream)));
+        resp.status = Some(StatusCode::OK);
         resp.headers.insert(
             http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+            HeaderValue::from_static("application/x-ndjson"),
         );
-        Ok(resp)
+        resp
     }
 }

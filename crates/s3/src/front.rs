@@ -57,6 +57,7 @@ pub struct Front {
     cors: crate::cors::Cors,
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
+    tracer: Option<crate::trace::Tracer>,
     peer: Option<std::net::SocketAddr>,
 }
 
@@ -75,7 +76,17 @@ impl Front {
             cors,
             metrics: None,
             audit: None,
+            tracer: None,
             peer: None,
+        }
+    }
+
+    /// Publishes each finished request to `tracer` (`almacen admin trace`).
+    #[must_use]
+    pub fn with_tracer(self, tracer: crate::trace::Tracer) -> Self {
+        Self {
+            tracer: Some(tracer),
+            ..self
         }
     }
 
@@ -113,7 +124,7 @@ impl Front {
     /// # Errors
     /// Only what s3s reports as a transport-level failure.
     pub async fn handle(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
-        if self.metrics.is_none() && self.audit.is_none() {
+        if self.metrics.is_none() && self.audit.is_none() && self.tracer.is_none() {
             return self.serve(req).await;
         }
         let path = req.uri().path().to_owned();
@@ -143,7 +154,11 @@ impl Front {
                 .unwrap_or(0)
         };
         let bytes_in = content_length(req.headers());
-        let audit_head = self.audit.as_ref().map(|_| {
+        let tracing_now = self
+            .tracer
+            .as_ref()
+            .is_some_and(crate::trace::Tracer::active);
+        let audit_head = (self.audit.is_some() || tracing_now).then(|| {
             let bucket = self.cors.bucket_of(&req);
             let object = object_of(&req, bucket.as_deref());
             let version_id = req.uri().query().and_then(|q| {
@@ -196,10 +211,8 @@ impl Front {
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         );
-        if let (Some(audit), Some((bucket, object, version_id, user_agent))) =
-            (&self.audit, audit_head)
-        {
-            audit.record(&crate::audit::AuditRecord {
+        if let Some((bucket, object, version_id, user_agent)) = audit_head {
+            let record = crate::audit::AuditRecord {
                 time: arrived
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default(),
@@ -217,7 +230,13 @@ impl Front {
                 rx: bytes_in,
                 tx: bytes_out,
                 duration_ms: elapsed.as_secs_f64() * 1000.0,
-            });
+            };
+            if let Some(audit) = &self.audit {
+                audit.record(&record);
+            }
+            if let Some(tracer) = &self.tracer {
+                tracer.publish(&record);
+            }
         }
         result
     }

@@ -29,6 +29,7 @@ mod notification_ops;
 mod object_lock_ops;
 mod object_ops;
 mod tagging_ops;
+pub mod trace;
 mod versioning_ops;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct FrontConfig {
     /// MinIO's rule instead of AWS's: the root user ignores bucket policies,
     /// explicit Deny statements included (`ALMACEN_ROOT_IGNORES_BUCKET_POLICY`).
     pub root_ignores_bucket_policy: bool,
+    /// Live request tracing, shared with the front.
+    pub tracer: trace::Tracer,
 }
 
 /// The S3 operations over the engine.
@@ -141,7 +144,7 @@ pub fn build_service(
     let mut b = S3ServiceBuilder::new(almacen);
     b.set_auth(Auth::new(iam.clone()));
     b.set_access(Access::new(authz));
-    b.set_route(admin::AdminRoute::new(iam, engine));
+    b.set_route(admin::AdminRoute::new(iam, engine).with_tracer(config.tracer.clone()));
     if !config.domains.is_empty() {
         b.set_host(host::Domains::new(&config.domains));
     }

@@ -77,6 +77,62 @@ async fn send_inner(
     path_and_query: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<Reply> {
+    let resp = open(alias, method, path_and_query, body).await?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .context("reading the answer")?
+        .to_bytes();
+    Ok(Reply { status, body })
+}
+
+/// Sends a signed GET and hands each line of the (endless) answer to
+/// `on_line` as it arrives, until the server closes the stream.
+///
+/// # Errors
+/// The server cannot be reached or refuses the call.
+pub async fn stream_lines(
+    alias: &Alias,
+    path_and_query: &str,
+    mut on_line: impl FnMut(&str),
+) -> anyhow::Result<()> {
+    let resp = tokio::time::timeout(CALL_TIMEOUT, open(alias, "GET", path_and_query, Vec::new()))
+        .await
+        .context("the server did not answer within 60 s")??;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    if !status.is_success() {
+        let body = body
+            .collect()
+            .await
+            .context("reading the answer")?
+            .to_bytes();
+        bail!("{}", Reply { status, body }.error_text());
+    }
+    let mut pending = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.context("reading the stream")?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        pending.extend_from_slice(data);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            on_line(String::from_utf8_lossy(&line[..end]).trim());
+        }
+    }
+    Ok(())
+}
+
+/// Sends a signed request and returns the response with its body unread.
+async fn open(
+    alias: &Alias,
+    method: &str,
+    path_and_query: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
     let base: http::Uri = alias
         .url
         .parse()
@@ -149,16 +205,8 @@ async fn send_inner(
         .await
         .context("HTTP handshake")?;
     tokio::spawn(conn);
-    let resp = sender
+    sender
         .send_request(req)
         .await
-        .with_context(|| format!("request to {authority} failed"))?;
-    let status = resp.status();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .context("reading the answer")?
-        .to_bytes();
-    Ok(Reply { status, body })
+        .with_context(|| format!("request to {authority} failed"))
 }

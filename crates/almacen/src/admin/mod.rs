@@ -55,6 +55,20 @@ enum AdminCommand {
     /// (and IAM secrets) under it after a key change.
     #[command(subcommand)]
     Kms(KmsCommand),
+    /// Stream the requests a server handles as they finish, like `mc admin
+    /// trace`: one line each (time, API, status, duration, bucket/key, who).
+    Trace {
+        alias: String,
+        /// Only failed requests.
+        #[arg(long)]
+        errors: bool,
+        /// Only requests on this bucket.
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Stop after this many requests (default: until interrupted).
+        #[arg(long)]
+        count: Option<u64>,
+    },
     /// Verify every stored object now: re-read it and check its checksums,
     /// report corrupt or missing data and orphaned files. Exits with 2 when
     /// something is corrupt.
@@ -908,6 +922,40 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 std::process::exit(2);
             }
         }
+        AdminCommand::Trace {
+            alias,
+            errors,
+            bucket,
+            count,
+        } => {
+            let a = aliases::get(&alias)?;
+            let mut query = vec![];
+            if errors {
+                query.push("errors=true".to_owned());
+            }
+            if let Some(b) = &bucket {
+                query.push(format!("bucket={}", seg(b)?));
+            }
+            let path = format!("{ADMIN}/trace?{}", query.join("&"));
+            let mut seen = 0u64;
+            let json = out.json;
+            let limit = count.unwrap_or(u64::MAX);
+            let done = client::stream_lines(&a, &path, |line| {
+                if line.is_empty() || seen >= limit {
+                    return;
+                }
+                seen += 1;
+                if json {
+                    println!("{line}");
+                } else {
+                    println!("{}", trace_text(line));
+                }
+                if seen >= limit {
+                    std::process::exit(0);
+                }
+            });
+            done.await?;
+        }
         AdminCommand::Scan {
             alias,
             rate,
@@ -981,6 +1029,39 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
         },
     }
     Ok(())
+}
+
+/// One trace record as a line of text.
+fn trace_text(line: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        return line.to_owned();
+    };
+    if let Some(n) = v.get("dropped") {
+        return format!("... {n} requests not shown (the client fell behind)");
+    }
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+    let target = match (v["bucket"].as_str(), v["object"].as_str()) {
+        (Some(b), Some(o)) => format!("{b}/{o}"),
+        (Some(b), None) => b.to_owned(),
+        _ => "/".to_owned(),
+    };
+    let err = v["errorCode"]
+        .as_str()
+        .map(|e| format!(" {e}"))
+        .unwrap_or_default();
+    format!(
+        "{} {} {}{} {:.1}ms {} {} from {} rx={} tx={}",
+        s("time"),
+        s("api"),
+        v["statusCode"],
+        err,
+        v["durationMs"].as_f64().unwrap_or(0.0),
+        target,
+        v["accessKey"].as_str().unwrap_or("anonymous"),
+        s("remoteHost"),
+        v["rx"],
+        v["tx"]
+    )
 }
 
 /// A scan report as text: one line per problem, then the totals.
