@@ -85,3 +85,35 @@ def test_debug_log_has_one_line_per_request(server_factory):
     lines = [l for l in text.splitlines() if "request" in l and "api=" in l]
     assert any("api=PutObject" in l and "status=200" in l for l in lines), text[-2000:]
     assert srv.secret_key not in text
+
+
+def test_audit_webhook_receives_records_and_waits_for_a_down_endpoint(server_factory):
+    from test_notifications import Receiver, free_port
+
+    port = free_port()  # nothing listens yet: the endpoint is down
+    srv = server_factory(extra_env={
+        "MINIO_AUDIT_WEBHOOK_ENABLE_SIEM": "on",
+        "MINIO_AUDIT_WEBHOOK_ENDPOINT_SIEM": f"http://127.0.0.1:{port}/audit",
+        "MINIO_AUDIT_WEBHOOK_AUTH_TOKEN_SIEM": "siem-token-123",
+    })
+    s3 = srv.client()
+    s3.create_bucket(Bucket="hooked")
+    s3.put_object(Bucket="hooked", Key="early.txt", Body=b"before the endpoint was up")
+    time.sleep(0.5)
+    rx = Receiver(port)  # the endpoint comes up: queued records arrive
+    try:
+        s3.put_object(Bucket="hooked", Key="late.txt", Body=b"after")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                e.get("object") == "late.txt" for e in rx.events):
+            time.sleep(0.1)
+        keys = [(e["api"], e.get("object")) for e in rx.events]
+        assert ("PutObject", "early.txt") in keys and ("PutObject", "late.txt") in keys
+        assert keys.index(("PutObject", "early.txt")) < keys.index(("PutObject", "late.txt"))
+        assert set(rx.auth) == {"Bearer siem-token-123"}
+        for e in rx.events:
+            assert srv.secret_key not in json.dumps(e)
+        put = next(e for e in rx.events if e.get("object") == "late.txt")
+        assert put["bucket"] == "hooked" and put["statusCode"] == 200 and put["rx"] == 5
+    finally:
+        rx.stop()

@@ -88,6 +88,17 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     let mut front = Front::new(s3, engine.clone(), cors)
         .with_metrics(metrics)
         .with_tracer(tracer);
+    let audit_hooks = almacen_s3::audit_webhook::targets_from_env(std::env::vars())
+        .map_err(anyhow::Error::msg)?;
+    for t in &audit_hooks {
+        tracing::info!(id = %t.id, endpoint = %t.endpoint, "audit webhook");
+    }
+    front = front.with_audit_webhooks(
+        audit_hooks
+            .into_iter()
+            .map(|t| std::sync::Arc::new(almacen_s3::audit_webhook::AuditWebhook::start(t)))
+            .collect(),
+    );
     if let Some(path) = &cfg.audit_log {
         let audit = almacen_s3::audit::AuditLog::open(path.clone(), cfg.audit_log_max_bytes, 5)
             .with_context(|| format!("cannot open the audit log {}", path.display()))?;

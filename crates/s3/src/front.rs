@@ -58,6 +58,7 @@ pub struct Front {
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
     tracer: Option<crate::trace::Tracer>,
+    audit_webhooks: Vec<std::sync::Arc<crate::audit_webhook::AuditWebhook>>,
     peer: Option<std::net::SocketAddr>,
 }
 
@@ -77,7 +78,20 @@ impl Front {
             metrics: None,
             audit: None,
             tracer: None,
+            audit_webhooks: Vec::new(),
             peer: None,
+        }
+    }
+
+    /// Also sends each audit record to these webhooks.
+    #[must_use]
+    pub fn with_audit_webhooks(
+        self,
+        hooks: Vec<std::sync::Arc<crate::audit_webhook::AuditWebhook>>,
+    ) -> Self {
+        Self {
+            audit_webhooks: hooks,
+            ..self
         }
     }
 
@@ -124,7 +138,11 @@ impl Front {
     /// # Errors
     /// Only what s3s reports as a transport-level failure.
     pub async fn handle(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
-        if self.metrics.is_none() && self.audit.is_none() && self.tracer.is_none() {
+        if self.metrics.is_none()
+            && self.audit.is_none()
+            && self.tracer.is_none()
+            && self.audit_webhooks.is_empty()
+        {
             return self.serve(req).await;
         }
         let path = req.uri().path().to_owned();
@@ -158,25 +176,26 @@ impl Front {
             .tracer
             .as_ref()
             .is_some_and(crate::trace::Tracer::active);
-        let audit_head = (self.audit.is_some() || tracing_now).then(|| {
-            let bucket = self.cors.bucket_of(&req);
-            let object = object_of(&req, bucket.as_deref());
-            let version_id = req.uri().query().and_then(|q| {
-                q.split('&')
-                    .find_map(|kv| kv.strip_prefix("versionId="))
-                    .map(|v| {
-                        percent_encoding::percent_decode_str(v)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    })
+        let audit_head = (self.audit.is_some() || tracing_now || !self.audit_webhooks.is_empty())
+            .then(|| {
+                let bucket = self.cors.bucket_of(&req);
+                let object = object_of(&req, bucket.as_deref());
+                let version_id = req.uri().query().and_then(|q| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix("versionId="))
+                        .map(|v| {
+                            percent_encoding::percent_decode_str(v)
+                                .decode_utf8_lossy()
+                                .into_owned()
+                        })
+                });
+                let user_agent = req
+                    .headers()
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                (bucket, object, version_id, user_agent)
             });
-            let user_agent = req
-                .headers()
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            (bucket, object, version_id, user_agent)
-        });
         if let Some(m) = &self.metrics {
             m.start();
         }
@@ -236,6 +255,9 @@ impl Front {
             }
             if let Some(tracer) = &self.tracer {
                 tracer.publish(&record);
+            }
+            for hook in &self.audit_webhooks {
+                hook.record(&record);
             }
         }
         result

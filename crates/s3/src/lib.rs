@@ -11,6 +11,7 @@ mod acl_ops;
 mod actions;
 pub mod admin;
 pub mod audit;
+pub mod audit_webhook;
 mod auth;
 mod bucket_ops;
 mod conditions;
