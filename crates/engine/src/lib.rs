@@ -19,6 +19,7 @@ mod error;
 mod integrity;
 mod kms;
 mod lifecycle;
+mod listen;
 mod multipart;
 mod names;
 mod notify;
@@ -51,6 +52,7 @@ pub use lifecycle::{
     FilterShape, LifecycleFilter, LifecycleRule, LifecycleStats, LifecycleTotals,
     Transition as LifecycleTransition,
 };
+pub use listen::LiveEvent;
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use names::{MAX_KEY_LEN, validate_bucket_name, validate_key};
 pub use notify::{EVENT_NAMES, NotificationRule};
@@ -90,6 +92,8 @@ pub struct Engine {
     extra_keys: Arc<Vec<sse::MasterKey>>,
     /// What integrity checks found since start, for metrics.
     integrity_totals: Arc<integrity::IntegrityTotals>,
+    /// Live event listeners (ListenBucketNotification).
+    listeners: listen::Listeners,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -129,6 +133,7 @@ impl Engine {
             previous_keys: Arc::default(),
             extra_keys: Arc::default(),
             integrity_totals: Arc::default(),
+            listeners: listen::Listeners::default(),
         }
     }
 
@@ -204,11 +209,15 @@ impl Engine {
     /// the blob is removed at once instead of lingering as an orphan.
     async fn commit_with_blob(
         &self,
-        ops: Vec<WriteOp>,
+        mut ops: Vec<WriteOp>,
         blob: Option<&str>,
     ) -> Result<(), EngineError> {
+        let notices = Self::take_notices(&mut ops);
         match self.meta.commit(ops).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.announce(notices);
+                Ok(())
+            }
             Err(e) => {
                 let refused = !matches!(e, MetaError::Storage(_) | MetaError::WriterGone);
                 if refused && let Some(id) = blob {
@@ -224,13 +233,18 @@ impl Engine {
         }
     }
 
-    async fn commit(&self, ops: Vec<WriteOp>) -> Result<(), EngineError> {
-        self.meta.commit(ops).await.map_err(|e| match e {
-            MetaError::Storage(ref s) => {
-                tracing::error!(error = %s, "metadata commit failed");
-                EngineError::from(e)
-            }
-            other => EngineError::from(other),
-        })
+    async fn commit(&self, mut ops: Vec<WriteOp>) -> Result<(), EngineError> {
+        let notices = Self::take_notices(&mut ops);
+        self.meta
+            .commit(ops)
+            .await
+            .map(|()| self.announce(notices))
+            .map_err(|e| match e {
+                MetaError::Storage(ref s) => {
+                    tracing::error!(error = %s, "metadata commit failed");
+                    EngineError::from(e)
+                }
+                other => EngineError::from(other),
+            })
     }
 }

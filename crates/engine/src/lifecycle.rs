@@ -221,20 +221,24 @@ impl Engine {
             let Ok(config) = self.bucket_config(&bucket.name).await else {
                 continue;
             };
-            let Some(rules) = config.lifecycle else {
+            let Some(rules) = config.lifecycle.clone() else {
                 continue;
             };
             for rule in rules.iter().filter(|r| r.enabled) {
                 let pass = async {
                     if rule.expiration_days.is_some() || rule.expiration_date_ms.is_some() {
-                        stats.expired += self.expire_objects(&bucket.name, rule, now).await?;
+                        stats.expired += self
+                            .expire_objects(&bucket.name, &config, rule, now)
+                            .await?;
                     }
                     if rule.noncurrent_days.is_some()
                         || rule.newer_noncurrent_versions.is_some()
                         || rule.expired_object_delete_marker == Some(true)
                         || (config.versioning.is_some() && rule.expiration_days.is_some())
                     {
-                        stats.expired += self.expire_versions(&bucket.name, rule, now).await?;
+                        stats.expired += self
+                            .expire_versions(&bucket.name, &config, rule, now)
+                            .await?;
                     }
                     if rule.abort_incomplete_days.is_some() {
                         stats.aborted += self.abort_stale_uploads(&bucket.name, rule, now).await?;
@@ -260,6 +264,7 @@ impl Engine {
     async fn expire_objects(
         &self,
         bucket: &str,
+        config: &crate::BucketConfig,
         rule: &LifecycleRule,
         now: i64,
     ) -> Result<usize, EngineError> {
@@ -290,12 +295,40 @@ impl Engine {
                         .is_some_and(|t| t <= now)
                 {
                     // In a versioned bucket expiry leaves a delete marker, as S3's does.
+                    let marker = self.delete_marker_for(bucket, &row.key).await?;
+                    let event = if marker.is_some() {
+                        "s3:LifecycleExpiration:DeleteMarkerCreated"
+                    } else {
+                        "s3:LifecycleExpiration:Delete"
+                    };
+                    let version_id = marker
+                        .as_ref()
+                        .map_or(row.version_id.clone(), |m| m.version_id.clone());
+                    let events = crate::notify::event_ops(
+                        config,
+                        &self.region,
+                        event,
+                        &crate::notify::EventObject {
+                            bucket,
+                            key: &row.key,
+                            version_id: &version_id,
+                            ..Default::default()
+                        },
+                        false,
+                    )
+                    .into_iter()
+                    .filter_map(|op| match op {
+                        WriteOp::QueueEvent { target, payload } => Some((target, payload)),
+                        _ => None,
+                    })
+                    .collect();
                     ops.push(WriteOp::ExpireObject {
                         bucket: bucket.to_owned(),
                         key: row.key.clone(),
                         etag: row.etag.clone(),
                         mtime_ms: row.mtime_ms,
-                        marker: self.delete_marker_for(bucket, &row.key).await?,
+                        marker,
+                        events,
                     });
                 }
             }
@@ -317,6 +350,7 @@ impl Engine {
     async fn expire_versions(
         &self,
         bucket: &str,
+        config: &crate::BucketConfig,
         rule: &LifecycleRule,
         now: i64,
     ) -> Result<usize, EngineError> {
@@ -383,6 +417,18 @@ impl Engine {
                     .is_none_or(|n| index >= usize::try_from(n).unwrap_or(0));
                 if old_enough && beyond_kept && crate::check_removable(&attrs, false).is_ok() {
                     ops.push(delete_version_op(bucket, &row.key, &row.version_id));
+                    ops.extend(crate::notify::event_ops(
+                        config,
+                        &self.region,
+                        "s3:LifecycleExpiration:Delete",
+                        &crate::notify::EventObject {
+                            bucket,
+                            key: &row.key,
+                            version_id: &row.version_id,
+                            ..Default::default()
+                        },
+                        false,
+                    ));
                 }
             }
             if !page.truncated {
@@ -390,7 +436,10 @@ impl Engine {
                     ops.push(delete_version_op(bucket, &key, &vid));
                 }
             }
-            done += ops.len();
+            done += ops
+                .iter()
+                .filter(|op| !matches!(op, WriteOp::QueueEvent { .. }))
+                .count();
             if !ops.is_empty() {
                 self.commit(ops).await?;
             }

@@ -411,6 +411,7 @@ impl Engine {
                 etag: &info.etag,
                 version_id: &info.version_id,
             },
+            self.listening(),
         ));
         self.commit(ops).await?;
         Ok(info)

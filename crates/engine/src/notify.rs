@@ -67,73 +67,92 @@ pub struct EventObject<'a> {
     pub version_id: &'a str,
 }
 
-/// The queue ops for `event` (e.g. `s3:ObjectCreated:Put`) on `obj`: one per
-/// matching rule of `config`, in the S3/MinIO event JSON.
+/// The ops for `event` (e.g. `s3:ObjectCreated:Put`) on `obj`: a queued
+/// event per matching rule of `config`, in the S3/MinIO event JSON, and a
+/// [`WriteOp::Notice`] for live listeners when `live`.
 #[must_use]
 pub fn event_ops(
     config: &BucketConfig,
     region: &str,
     event: &str,
     obj: &EventObject<'_>,
+    live: bool,
 ) -> Vec<WriteOp> {
-    let Some(rules) = &config.notifications else {
-        return Vec::new();
-    };
     let mut ops = Vec::new();
-    for rule in rules {
+    for rule in config.notifications.iter().flatten() {
         if !(obj.key.starts_with(&rule.prefix) && obj.key.ends_with(&rule.suffix)) {
             continue;
         }
         if !rule.events.iter().any(|p| event_matches(p, event)) {
             continue;
         }
-        let now = now_ms();
-        let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::macros::format_description!(
-                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-                ))
-                .ok()
-            })
-            .unwrap_or_default();
-        let key = percent_encoding::utf8_percent_encode(obj.key, KEY).to_string();
         let payload = json!({
             "EventName": event,
             "Key": format!("{}/{}", obj.bucket, obj.key),
-            "Records": [{
-                "eventVersion": "2.0",
-                "eventSource": "aws:s3",
-                "awsRegion": region,
-                "eventTime": time,
-                "eventName": event.trim_start_matches("s3:"),
-                "userIdentity": {"principalId": ""},
-                "requestParameters": {"sourceIPAddress": ""},
-                "responseElements": {},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": rule.id,
-                    "bucket": {
-                        "name": obj.bucket,
-                        "ownerIdentity": {"principalId": ""},
-                        "arn": format!("arn:aws:s3:::{}", obj.bucket),
-                    },
-                    "object": {
-                        "key": key,
-                        "size": obj.size,
-                        "eTag": obj.etag,
-                        "versionId": if obj.version_id == crate::NULL_VERSION { "" } else { obj.version_id },
-                        "sequencer": format!("{:016X}", u64::try_from(now).unwrap_or(0) * 1_000_000),
-                    },
-                },
-            }],
+            "Records": [record(region, event, obj, &rule.id)],
         });
         ops.push(WriteOp::QueueEvent {
             target: rule.arn.clone(),
             payload: payload.to_string().into_bytes(),
         });
     }
+    if live {
+        ops.push(WriteOp::Notice {
+            bucket: obj.bucket.to_owned(),
+            key: obj.key.to_owned(),
+            event: event.to_owned(),
+            payload: json!({ "Records": [record(region, event, obj, "")] })
+                .to_string()
+                .into_bytes(),
+        });
+    }
     ops
+}
+
+/// One event record as S3 and MinIO send it.
+fn record(
+    region: &str,
+    event: &str,
+    obj: &EventObject<'_>,
+    configuration_id: &str,
+) -> serde_json::Value {
+    let now = now_ms();
+    let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default();
+    let key = percent_encoding::utf8_percent_encode(obj.key, KEY).to_string();
+    json!({
+        "eventVersion": "2.0",
+        "eventSource": "aws:s3",
+        "awsRegion": region,
+        "eventTime": time,
+        "eventName": event.trim_start_matches("s3:"),
+        "userIdentity": {"principalId": ""},
+        "requestParameters": {"sourceIPAddress": ""},
+        "responseElements": {},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id,
+            "bucket": {
+                "name": obj.bucket,
+                "ownerIdentity": {"principalId": ""},
+                "arn": format!("arn:aws:s3:::{}", obj.bucket),
+            },
+            "object": {
+                "key": key,
+                "size": obj.size,
+                "eTag": obj.etag,
+                "versionId": if obj.version_id == crate::NULL_VERSION { "" } else { obj.version_id },
+                "sequencer": format!("{:016X}", u64::try_from(now).unwrap_or(0) * 1_000_000),
+            },
+        },
+    })
 }
 
 /// What S3 escapes in event keys (as URL query encoding: spaces as `+`
@@ -174,7 +193,8 @@ mod tests {
                 &config,
                 "us-east-1",
                 "s3:ObjectCreated:Put",
-                &obj("videos/a b.mp4")
+                &obj("videos/a b.mp4"),
+                false
             )
             .len(),
             1
@@ -184,7 +204,8 @@ mod tests {
                 &config,
                 "us-east-1",
                 "s3:ObjectRemoved:Delete",
-                &obj("videos/a.mp4")
+                &obj("videos/a.mp4"),
+                false
             )
             .is_empty()
         );
@@ -193,7 +214,8 @@ mod tests {
                 &config,
                 "us-east-1",
                 "s3:ObjectCreated:Put",
-                &obj("frames/a.mp4")
+                &obj("frames/a.mp4"),
+                false
             )
             .is_empty()
         );
@@ -202,7 +224,8 @@ mod tests {
                 &config,
                 "us-east-1",
                 "s3:ObjectCreated:Put",
-                &obj("videos/a.jpg")
+                &obj("videos/a.jpg"),
+                false
             )
             .is_empty()
         );
@@ -211,6 +234,7 @@ mod tests {
             "us-east-1",
             "s3:ObjectCreated:Put",
             &obj("videos/a b.mp4"),
+            false,
         )[0] else {
             panic!()
         };

@@ -260,6 +260,7 @@ impl Engine {
                 etag: &info.etag,
                 version_id: &info.version_id,
             },
+            self.listening(),
         ));
         let blob_id = info.blobs.first().cloned();
         self.commit_with_blob(ops, blob_id.as_deref()).await?;
@@ -410,6 +411,7 @@ impl Engine {
                 etag: &info.etag,
                 version_id: &info.version_id,
             },
+            self.listening(),
         ));
         self.commit(ops).await
     }

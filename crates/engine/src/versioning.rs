@@ -189,6 +189,7 @@ impl Engine {
                 version_id: outcome.version_id.as_deref().unwrap_or(""),
                 ..Default::default()
             },
+            self.listening(),
         ));
         Ok((ops, outcome))
     }
@@ -211,6 +212,7 @@ impl Engine {
                 version_id,
                 ..Default::default()
             },
+            self.listening(),
         ))
     }
 

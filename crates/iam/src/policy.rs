@@ -132,6 +132,8 @@ const KNOWN_ACTIONS: &[&str] = &[
     "s3:ListBucket",
     "s3:ListBucketMultipartUploads",
     "s3:ListBucketVersions",
+    "s3:ListenBucketNotification",
+    "s3:ListenNotification",
     "s3:ListMultipartUploadParts",
     "s3:PutBucketAcl",
     "s3:PutBucketCORS",

@@ -763,6 +763,7 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
             etag,
             mtime_ms,
             marker,
+            events,
         } => {
             let still_there = tx
                 .query_row(
@@ -774,6 +775,10 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
                 .is_some();
             if still_there {
                 delete_current(tx, bucket, key, marker.as_ref())?;
+                for (target, payload) in events {
+                    tx.prepare_cached("INSERT INTO events (target, payload) VALUES (?1, ?2)")?
+                        .execute(params![target, payload])?;
+                }
             }
         }
         WriteOp::QueueEvent { target, payload } => {
@@ -802,6 +807,7 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
         WriteOp::DeleteConfig { key } => {
             tx.execute("DELETE FROM config WHERE key = ?1", [key])?;
         }
+        WriteOp::Notice { .. } => {}
     }
     Ok(())
 }

@@ -226,6 +226,9 @@ pub enum WriteOp {
         mtime_ms: i64,
         /// In a versioned bucket, the delete marker that replaces it.
         marker: Option<ObjectRow>,
+        /// Events (target ARN, payload) to queue if, and only if, the
+        /// object is expired: a changed object is neither expired nor reported.
+        events: Vec<(String, Vec<u8>)>,
     },
     /// Queues an event notification for delivery, in the same transaction
     /// as the change it reports (so none is lost and none invented).
@@ -258,5 +261,18 @@ pub enum WriteOp {
     DeleteConfig {
         /// The key.
         key: String,
+    },
+    /// Not stored: an event for live listeners (ListenBucketNotification),
+    /// carried with the ops of the change it reports so that the engine
+    /// announces it only once that change has committed. Stores ignore it.
+    Notice {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The event name, e.g. `s3:ObjectCreated:Put`.
+        event: String,
+        /// The event record, `{"Records": [...]}`.
+        payload: Vec<u8>,
     },
 }

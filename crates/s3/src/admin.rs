@@ -597,35 +597,38 @@ fn verify_body(headers: &HeaderMap, body: &[u8]) -> Result<()> {
 impl S3Route for AdminRoute {
     fn is_match(
         &self,
-        _method: &Method,
+        method: &Method,
         uri: &Uri,
         _headers: &HeaderMap,
         _extensions: &mut Extensions,
     ) -> bool {
-        uri.path().starts_with(ADMIN_PREFIX)
+        uri.path().starts_with(ADMIN_PREFIX) || crate::listen_ops::is_listen(method, uri)
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         if req.credentials.is_some() {
             Ok(())
         } else {
-            Err(s3_error!(
-                AccessDenied,
-                "The admin API needs signed requests"
-            ))
+            Err(s3_error!(AccessDenied, "This call needs a signed request"))
         }
     }
 
     async fn call(&self, mut req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let Some(creds) = &req.credentials else {
-            return Err(s3_error!(
-                AccessDenied,
-                "The admin API needs signed requests"
-            ));
+            return Err(s3_error!(AccessDenied, "This call needs a signed request"));
         };
         let identity = self.iam.identity(&creds.access_key).map_err(|e| {
             s3s::S3Error::with_message(s3s::S3ErrorCode::InvalidAccessKeyId, e.to_string())
         })?;
+        if crate::listen_ops::is_listen(&req.method, &req.uri)
+            && !req.uri.path().starts_with(ADMIN_PREFIX)
+        {
+            return Ok(crate::listen_ops::respond(
+                &self.engine,
+                &identity,
+                &req.uri,
+            ));
+        }
         let body =
             req.input.store_all_limited(MAX_BODY).await.map_err(|_| {
                 s3_error!(EntityTooLarge, "admin request bodies are limited to 1 MiB")

@@ -24,6 +24,7 @@ pub mod front;
 mod host;
 mod lifecycle_ops;
 mod list_ops;
+pub mod listen_ops;
 pub mod metrics;
 mod multipart_ops;
 mod notification_ops;
