@@ -1,10 +1,14 @@
 //! The almacen binary: `almacen server DATA_DIR` with MinIO's flags and
 //! environment variables, and `almacen admin ...` to manage a running
-//! server's identities. See README.md for the quickstart.
+//! server's identities, `almacen ready` for container healthchecks. See
+//! README.md for the quickstart.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod canned;
 mod config;
+mod provision;
+mod ready;
 mod serve;
 
 use clap::Parser as _;
@@ -25,6 +29,7 @@ fn main() -> std::process::ExitCode {
             Err(e) => Err(e),
         },
         config::Command::Admin(args) => admin::run(args),
+        config::Command::Ready(args) => return ready::main(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

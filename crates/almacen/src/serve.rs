@@ -47,6 +47,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             cfg.data_dir.display()
         )
     })?;
+    crate::provision::apply(&engine, &cfg.buckets).await?;
     let iam = IamStore::open(
         engine.meta(),
         &cfg.access_key,
