@@ -59,7 +59,13 @@ mod tests {
 
     #[test]
     fn names_map_to_policies_that_parse() {
-        for name in ["public-read", "download", "upload", "public", "public-read-write"] {
+        for name in [
+            "public-read",
+            "download",
+            "upload",
+            "public",
+            "public-read-write",
+        ] {
             let doc = policy_json("uploads", name).unwrap().unwrap();
             almacen_iam::Policy::parse_bucket_policy(&doc, "uploads")
                 .unwrap_or_else(|e| panic!("{name}: {e}"));

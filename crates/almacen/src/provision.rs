@@ -30,13 +30,13 @@ pub fn parse(spec: &str) -> anyhow::Result<Vec<BucketSpec>> {
         };
         almacen_engine::validate_bucket_name(name)
             .map_err(|e| anyhow::anyhow!("bucket {name:?}: {e}"))?;
-        if let Some(a) = &access {
-            if crate::canned::policy_json(name, a).is_none() {
-                bail!(
-                    "bucket {name:?}: unknown access {a:?} (expected one of {})",
-                    crate::canned::NAMES
-                );
-            }
+        if let Some(a) = &access
+            && crate::canned::policy_json(name, a).is_none()
+        {
+            bail!(
+                "bucket {name:?}: unknown access {a:?} (expected one of {})",
+                crate::canned::NAMES
+            );
         }
         if out.iter().any(|b| b.name == name) {
             bail!("bucket {name:?} is listed twice");
@@ -62,7 +62,12 @@ pub async fn apply(engine: &almacen_engine::Engine, buckets: &[BucketSpec]) -> a
                 tracing::info!(bucket = %b.name, "ALMACEN_BUCKETS: bucket exists, left as it is");
                 continue;
             }
-            Err(e) => return Err(anyhow::anyhow!("ALMACEN_BUCKETS: cannot create bucket {}: {e}", b.name)),
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "ALMACEN_BUCKETS: cannot create bucket {}: {e}",
+                    b.name
+                ));
+            }
         }
         let policy = b
             .access
@@ -74,7 +79,12 @@ pub async fn apply(engine: &almacen_engine::Engine, buckets: &[BucketSpec]) -> a
                 .set_bucket_policy(&b.name, Some(doc))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("ALMACEN_BUCKETS: cannot set the policy of bucket {}", b.name))?;
+                .with_context(|| {
+                    format!(
+                        "ALMACEN_BUCKETS: cannot set the policy of bucket {}",
+                        b.name
+                    )
+                })?;
         }
         tracing::info!(
             bucket = %b.name,
@@ -93,7 +103,13 @@ mod tests {
     fn parses_names_and_access() {
         let v = parse(" videos, uploads:public-read ,media:Download,").unwrap();
         assert_eq!(v.len(), 3);
-        assert_eq!(v[0], BucketSpec { name: "videos".into(), access: None });
+        assert_eq!(
+            v[0],
+            BucketSpec {
+                name: "videos".into(),
+                access: None
+            }
+        );
         assert_eq!(v[1].access.as_deref(), Some("public-read"));
         assert_eq!(v[2].access.as_deref(), Some("download"));
         assert!(parse("").unwrap().is_empty());
@@ -102,7 +118,12 @@ mod tests {
     #[test]
     fn refuses_bad_input() {
         assert!(parse("Bad_Name").is_err());
-        assert!(parse("uploads:world-readable").unwrap_err().to_string().contains("unknown access"));
+        assert!(
+            parse("uploads:world-readable")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown access")
+        );
         assert!(parse("a1b,a1b").is_err());
     }
 }

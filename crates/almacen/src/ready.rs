@@ -86,7 +86,10 @@ async fn probe(base: &str) -> anyhow::Result<http::StatusCode> {
     let authority = uri.authority().context("the URL has no host")?.clone();
     let addr = format!(
         "{}:{}",
-        authority.host().trim_start_matches('[').trim_end_matches(']'),
+        authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']'),
         authority.port_u16().unwrap_or(80)
     );
     let stream = tokio::net::TcpStream::connect(&addr)
@@ -136,15 +139,18 @@ fn run(args: &ReadyArgs) -> anyhow::Result<()> {
     let per_probe = Duration::from_secs(args.timeout.max(1));
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     loop {
-        let outcome = match rt.block_on(async { tokio::time::timeout(per_probe, probe(&base)).await }) {
-            Ok(Ok(s)) if s == http::StatusCode::OK => Ok(()),
-            Ok(Ok(s)) => Err(anyhow::anyhow!("{base} is not ready: /minio/health/ready answered {s}")),
-            Ok(Err(e)) => Err(e.context(format!("{base} is not ready"))),
-            Err(_) => Err(anyhow::anyhow!(
-                "{base} is not ready: no answer within {} s",
-                per_probe.as_secs()
-            )),
-        };
+        let outcome =
+            match rt.block_on(async { tokio::time::timeout(per_probe, probe(&base)).await }) {
+                Ok(Ok(s)) if s == http::StatusCode::OK => Ok(()),
+                Ok(Ok(s)) => Err(anyhow::anyhow!(
+                    "{base} is not ready: /minio/health/ready answered {s}"
+                )),
+                Ok(Err(e)) => Err(e.context(format!("{base} is not ready"))),
+                Err(_) => Err(anyhow::anyhow!(
+                    "{base} is not ready: no answer within {} s",
+                    per_probe.as_secs()
+                )),
+            };
         match outcome {
             Ok(()) => {
                 if !args.quiet {
