@@ -29,6 +29,9 @@ pub enum Command {
     /// Exit 0 when the server answers /minio/health/ready with 200 (a container
     /// healthcheck, like `mc ready local`), non-zero otherwise.
     Ready(crate::ready::ReadyArgs),
+    /// Copy every bucket (settings, objects, versions) from one S3 endpoint to
+    /// another, e.g. from MinIO to almacen; run it again to resume.
+    Mirror(crate::mirror::MirrorArgs),
 }
 
 /// `almacen server` arguments.

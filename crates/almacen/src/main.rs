@@ -7,6 +7,7 @@
 mod admin;
 mod canned;
 mod config;
+mod mirror;
 mod provision;
 mod ready;
 mod serve;
@@ -30,6 +31,7 @@ fn main() -> std::process::ExitCode {
         },
         config::Command::Admin(args) => admin::run(args),
         config::Command::Ready(args) => return ready::main(&args),
+        config::Command::Mirror(args) => mirror::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
