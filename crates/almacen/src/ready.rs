@@ -84,15 +84,16 @@ async fn probe(base: &str) -> anyhow::Result<http::StatusCode> {
         bail!("{base}: only http:// endpoints are supported by this version");
     }
     let authority = uri.authority().context("the URL has no host")?.clone();
-    let addr = format!(
-        "{}:{}",
+    // (host, port), not "host:port": an IPv6 host has colons of its own.
+    let addr = (
         authority
             .host()
             .trim_start_matches('[')
-            .trim_end_matches(']'),
-        authority.port_u16().unwrap_or(80)
+            .trim_end_matches(']')
+            .to_owned(),
+        authority.port_u16().unwrap_or(80),
     );
-    let stream = tokio::net::TcpStream::connect(&addr)
+    let stream = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
         .await
         .with_context(|| format!("cannot connect to {authority}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
