@@ -77,8 +77,13 @@ class AlmacenServer:
         secret_key: str = SECRET_KEY,
         binary: str | None = None,
         extra_env: dict | None = None,
+        server_args: list[str] | None = None,
     ):
         self.binary = binary or find_binary()
+        # The command line after the binary; default `server DATA --address
+        # 127.0.0.1:0`. Callers that pass their own (the compose-file test)
+        # must make the server listen on 127.0.0.1:0 some other way.
+        self.server_args = server_args
         self.extra_env = dict(extra_env or {})
         self._own_data_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="almacen-data-")
@@ -107,7 +112,7 @@ class AlmacenServer:
         stderr_file = open(self.stderr_path, "wb")
         try:
             self.proc = subprocess.Popen(
-                [self.binary, "server", self.data_dir, "--address", "127.0.0.1:0"],
+                [self.binary, *(self.server_args or ["server", self.data_dir, "--address", "127.0.0.1:0"])],
                 stdout=subprocess.PIPE,
                 stderr=stderr_file,
                 stdin=subprocess.DEVNULL,

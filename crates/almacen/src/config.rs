@@ -26,6 +26,12 @@ pub enum Command {
     Server(ServerArgs),
     /// Manage a running server: users, groups, policies, access keys, bucket policies.
     Admin(crate::admin::AdminArgs),
+    /// Exit 0 when the server answers /minio/health/ready with 200 (a container
+    /// healthcheck, like `mc ready local`), non-zero otherwise.
+    Ready(crate::ready::ReadyArgs),
+    /// Copy every bucket (settings, objects, versions) from one S3 endpoint to
+    /// another, e.g. from MinIO to almacen; run it again to resume.
+    Mirror(crate::mirror::MirrorArgs),
 }
 
 /// `almacen server` arguments.
@@ -33,12 +39,14 @@ pub enum Command {
 pub struct ServerArgs {
     /// The data folder (created if missing).
     pub data_dir: PathBuf,
-    /// Address of the S3 API, `HOST:PORT` or `:PORT` (all interfaces).
-    #[arg(long, default_value = ":9000", env = "ALMACEN_ADDRESS")]
-    pub address: String,
-    /// Address of the web console, `HOST:PORT` or `:PORT`.
-    #[arg(long, default_value = ":9001", env = "ALMACEN_CONSOLE_ADDRESS")]
-    pub console_address: String,
+    /// Address of the S3 API, `HOST:PORT` or `:PORT` (all interfaces); also
+    /// `ALMACEN_ADDRESS` or `MINIO_ADDRESS`. Default `:9000`.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Address of the web console, `HOST:PORT` or `:PORT`; also
+    /// `ALMACEN_CONSOLE_ADDRESS` or `MINIO_CONSOLE_ADDRESS`. Default `:9001`.
+    #[arg(long)]
+    pub console_address: Option<String>,
 }
 
 /// Everything the server needs, resolved and validated.
@@ -83,6 +91,8 @@ pub struct ServerConfig {
     pub scrub_rate: Option<u64>,
     /// Pause between scrubber passes.
     pub scrub_interval: std::time::Duration,
+    /// Buckets to create at start (`ALMACEN_BUCKETS`).
+    pub buckets: Vec<crate::provision::BucketSpec>,
 }
 
 /// Parses a comma-separated list of `name:base64` master keys from `var`,
@@ -148,7 +158,18 @@ impl ServerConfig {
     /// # Errors
     /// A bad address, or credentials MinIO would refuse too.
     pub fn from_args(args: ServerArgs) -> anyhow::Result<Self> {
-        let address = parse_address(&args.address)?;
+        let address = parse_address(
+            &args
+                .address
+                .or_else(|| env_any(&["ALMACEN_ADDRESS", "MINIO_ADDRESS"]))
+                .unwrap_or_else(|| ":9000".to_owned()),
+        )?;
+        let console_address = args
+            .console_address
+            .or_else(|| env_any(&["ALMACEN_CONSOLE_ADDRESS", "MINIO_CONSOLE_ADDRESS"]))
+            .unwrap_or_else(|| ":9001".to_owned());
+        let buckets = crate::provision::parse(&env_any(&["ALMACEN_BUCKETS"]).unwrap_or_default())
+            .context("ALMACEN_BUCKETS")?;
         let user = env_any(&["ALMACEN_ROOT_USER", "MINIO_ROOT_USER", "MINIO_ACCESS_KEY"]);
         let password = env_any(&[
             "ALMACEN_ROOT_PASSWORD",
@@ -264,7 +285,8 @@ impl ServerConfig {
             lifecycle_day_seconds,
             data_dir: args.data_dir,
             address,
-            console_address: args.console_address,
+            console_address,
+            buckets,
             access_key,
             secret_key,
             default_credentials,

@@ -1,10 +1,15 @@
 //! The almacen binary: `almacen server DATA_DIR` with MinIO's flags and
 //! environment variables, and `almacen admin ...` to manage a running
-//! server's identities. See README.md for the quickstart.
+//! server's identities, `almacen ready` for container healthchecks. See
+//! README.md for the quickstart.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod canned;
 mod config;
+mod mirror;
+mod provision;
+mod ready;
 mod serve;
 
 use clap::Parser as _;
@@ -25,6 +30,8 @@ fn main() -> std::process::ExitCode {
             Err(e) => Err(e),
         },
         config::Command::Admin(args) => admin::run(args),
+        config::Command::Ready(args) => return ready::main(&args),
+        config::Command::Mirror(args) => mirror::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -51,6 +51,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             cfg.data_dir.display()
         )
     })?;
+    crate::provision::apply(&engine, &cfg.buckets).await?;
     let previous_material: Vec<&[u8]> = previous_material.iter().map(String::as_bytes).collect();
     let iam = IamStore::open_with_previous(
         engine.meta(),

@@ -91,6 +91,18 @@ fn from_url(url: &str) -> anyhow::Result<Alias> {
     })
 }
 
+/// A server named on the command line: `http(s)://ACCESS:SECRET@host:port`,
+/// or the name of an alias.
+///
+/// # Errors
+/// A malformed URL, or no such alias.
+pub fn resolve(spec: &str) -> anyhow::Result<Alias> {
+    if spec.contains("://") {
+        return from_url(spec).with_context(|| format!("invalid server URL {spec:?}"));
+    }
+    get(spec)
+}
+
 /// The alias `name`: from the environment, else from the file.
 pub fn get(name: &str) -> anyhow::Result<Alias> {
     let var = format!("ALMACEN_HOST_{name}");

@@ -2,7 +2,7 @@
 //! access keys and bucket policies through its admin API, like `mc admin`.
 //! Servers are named by aliases (`almacen admin alias set`).
 
-mod aliases;
+pub(crate) mod aliases;
 mod client;
 
 use std::path::PathBuf;
@@ -313,8 +313,8 @@ enum AccessKeyCommand {
 
 #[derive(Debug, clap::Subcommand)]
 enum BucketPolicyCommand {
-    /// Set a bucket's policy: `private` (none), `public-read`,
-    /// `public-read-write`, or the path of a bucket-policy JSON file.
+    /// Set a bucket's policy: `private` (none), `public-read` (`download`),
+    /// `upload`, `public-read-write` (`public`), or the path of a bucket-policy JSON file.
     Set {
         alias: String,
         bucket: String,
@@ -359,41 +359,6 @@ fn parse_duration(s: &str) -> anyhow::Result<std::time::Duration> {
 
 fn read_file(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// The policy JSON of a canned bucket-policy name, or `None` for `private`.
-fn canned_bucket_policy(bucket: &str, name: &str) -> Option<anyhow::Result<Option<String>>> {
-    let read = json!({
-        "Effect": "Allow", "Principal": {"AWS": ["*"]},
-        "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
-        "Resource": [format!("arn:aws:s3:::{bucket}")]
-    });
-    let get = json!({
-        "Effect": "Allow", "Principal": {"AWS": ["*"]},
-        "Action": ["s3:GetObject"],
-        "Resource": [format!("arn:aws:s3:::{bucket}/*")]
-    });
-    let write = json!({
-        "Effect": "Allow", "Principal": {"AWS": ["*"]},
-        "Action": ["s3:ListBucketMultipartUploads"],
-        "Resource": [format!("arn:aws:s3:::{bucket}")]
-    });
-    let put = json!({
-        "Effect": "Allow", "Principal": {"AWS": ["*"]},
-        "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-        "Resource": [format!("arn:aws:s3:::{bucket}/*")]
-    });
-    let doc = |statements: Vec<Value>| {
-        Ok(Some(
-            json!({"Version": "2012-10-17", "Statement": statements}).to_string(),
-        ))
-    };
-    match name {
-        "private" | "none" => Some(Ok(None)),
-        "public-read" | "download" => Some(doc(vec![read, get])),
-        "public-read-write" | "public" => Some(doc(vec![read, get, write, put])),
-        _ => None,
-    }
 }
 
 struct Out {
@@ -992,8 +957,8 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 bucket,
                 policy,
             } => {
-                let doc = match canned_bucket_policy(&bucket, &policy) {
-                    Some(d) => d?,
+                let doc = match crate::canned::policy_json(&bucket, &policy) {
+                    Some(d) => d,
                     None => Some(read_file(&PathBuf::from(&policy))?),
                 };
                 let a = aliases::get(&alias)?;
