@@ -2,184 +2,177 @@
 //!
 //! The engine writes each event into the metadata store's `events` table in
 //! the same commit as the object change it reports. The [`Dispatcher`] here
-//! drains that table in sequence order and POSTs each event to its target.
-//! An event leaves the table only after its target answered 2xx. While a
-//! target is down, its events wait, in order, with exponential backoff up
-//! to a minute. The table survives restarts, so no event is lost and none
-//! is invented.
+//! drains that table in sequence order and hands each event to its target:
+//! a webhook (HTTP POST), Redis (hash or list), NATS (publish) or
+//! PostgreSQL (table). An event leaves the table only after its target
+//! confirmed it (a 2xx answer, a Redis reply, a NATS PONG after the PUB, an
+//! SQL statement done). While a target is down, its events wait, in order,
+//! with exponential backoff up to a minute, and a cheap probe every few
+//! seconds lets delivery resume soon after it is back. The table survives
+//! restarts, so no event is lost and none is invented (at least once: an
+//! event whose confirmation was lost in a crash or a timeout is sent again).
 //!
-//! Targets come from the environment, as MinIO's:
-//! `MINIO_NOTIFY_WEBHOOK_ENABLE_<ID>=on`, `MINIO_NOTIFY_WEBHOOK_ENDPOINT_<ID>`,
-//! `MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID>` (also without `_<ID>`, id `_`),
-//! named by the ARN `arn:minio:sqs:<region>:<ID>:webhook`.
+//! Targets come from the environment, with MinIO's variables (see
+//! [`targets_from_env`]), and are named by ARNs such as
+//! `arn:minio:sqs::<ID>:redis`.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+mod config;
+mod event;
+mod sink;
+mod stats;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use almacen_meta::{MetaStore, WriteOp};
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 
-/// A webhook target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// `arn:minio:sqs:<region>:<id>:webhook`.
-    pub arn: String,
-    /// `http://host:port/path`.
-    pub endpoint: String,
-    /// Sent as `Authorization: Bearer <token>` when set (never logged).
-    pub auth_token: Option<String>,
-}
+pub use config::{
+    ConfigError, Format, NatsSpec, PostgresSpec, RedisSpec, Secret, Target, TargetSpec,
+    WebhookSpec, targets_from_env,
+};
+pub use sink::DeliveryError;
+pub use stats::{DeliveryStats, TargetReport, TargetStats, publish, published};
 
-/// The (id, type) an ARN names; the region part is ignored, as clients
-/// copy ARNs with an empty region or the server's.
+use event::Event;
+use sink::Sink;
+
+/// The (id, type) an ARN names, the id in lower case; the region part is
+/// ignored, as clients copy ARNs with an empty region or the server's.
 #[must_use]
 pub fn arn_key(arn: &str) -> Option<(String, String)> {
     let p: Vec<&str> = arn.split(':').collect();
     (p.len() == 6 && p[0] == "arn" && p[1] == "minio" && p[2] == "sqs")
-        .then(|| (p[4].to_owned(), p[5].to_owned()))
+        .then(|| (p[4].to_ascii_lowercase(), p[5].to_owned()))
 }
 
-/// The webhook targets configured by `vars` (the environment), as MinIO's variables.
-///
-/// # Errors
-/// An enabled target without an endpoint, or one that is not `http://`.
-pub fn webhook_targets(
-    vars: impl IntoIterator<Item = (String, String)>,
-    region: &str,
-) -> Result<Vec<Target>, String> {
-    let vars: HashMap<String, String> = vars.into_iter().collect();
-    let mut out = Vec::new();
-    let mut ids: Vec<&str> = vars
-        .keys()
-        .filter_map(|k| {
-            let rest = k.strip_prefix("MINIO_NOTIFY_WEBHOOK_ENABLE")?;
-            Some(if rest.is_empty() {
-                ""
-            } else {
-                rest.strip_prefix('_')?
-            })
-        })
-        .collect();
-    ids.sort_unstable();
-    for id in ids {
-        let var = |name: &str| {
-            let key = if id.is_empty() {
-                format!("MINIO_NOTIFY_WEBHOOK_{name}")
-            } else {
-                format!("MINIO_NOTIFY_WEBHOOK_{name}_{id}")
-            };
-            vars.get(&key).filter(|v| !v.is_empty()).cloned()
-        };
-        if !var("ENABLE")
-            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1"))
-        {
-            continue;
-        }
-        let label = if id.is_empty() { "_" } else { id };
-        let endpoint = var("ENDPOINT").ok_or_else(|| {
-            format!("webhook target {label} is enabled but has no MINIO_NOTIFY_WEBHOOK_ENDPOINT")
-        })?;
-        if !endpoint.starts_with("http://") {
-            return Err(format!(
-                "webhook target {label}: only http:// endpoints are supported by this version ({endpoint})"
-            ));
-        }
-        out.push(Target {
-            arn: format!(
-                "arn:minio:sqs:{region}:{}:webhook",
-                label.to_ascii_lowercase()
-            ),
-            endpoint,
-            auth_token: var("AUTH_TOKEN"),
-        });
-    }
-    Ok(out)
-}
+/// How often an idle dispatcher looks for new events.
+const IDLE: Duration = Duration::from_millis(200);
+/// Longest wait before retrying a target that refuses events.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often a target that is down is probed (a successful probe retries
+/// its events at once, whatever the backoff).
+const PROBE_OFFLINE: Duration = Duration::from_secs(3);
+/// How often an idle target that is up is probed, so its status stays true.
+const PROBE_ONLINE: Duration = Duration::from_secs(30);
+/// Events read from the queue per pass.
+const WINDOW: usize = 256;
+/// Largest read when the oldest events all wait for targets that are down
+/// (so the other targets' events behind them still move).
+const MAX_WINDOW: usize = 8192;
 
-/// What the dispatcher did since start, for metrics.
-#[derive(Debug, Default)]
-pub struct DeliveryStats {
-    /// Events delivered (answered 2xx).
-    pub delivered: std::sync::atomic::AtomicU64,
-    /// Delivery attempts that failed (each will be retried).
-    pub failed: std::sync::atomic::AtomicU64,
+/// One target as the dispatcher drives it.
+struct Slot {
+    key: (String, String),
+    arn: String,
+    sink: Sink,
+    stats: Arc<TargetStats>,
+    /// Retry not before this, after a failure.
+    blocked_until: Option<Instant>,
+    /// Failures in a row.
+    tries: u32,
+    /// The last failure was the target being unreachable (so a probe that
+    /// reaches it may lift the backoff).
+    unreachable: bool,
+    next_probe: Instant,
 }
 
 /// Drains the event queue (see the crate documentation).
 pub struct Dispatcher {
     meta: Arc<dyn MetaStore>,
-    targets: Vec<Target>,
-    blocked: HashMap<String, (Instant, u32)>,
+    slots: Vec<Slot>,
     stats: Arc<DeliveryStats>,
+    window: usize,
+    warned: HashSet<String>,
 }
 
-/// How often an idle dispatcher looks for new events.
-const IDLE: Duration = Duration::from_millis(200);
-/// Longest wait before retrying a target that is down.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// How long one delivery may take.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Dispatcher {
-    /// A dispatcher over `meta`'s queue for `targets`, counting into `stats`.
+    /// A dispatcher over `meta`'s queue for `targets`, counting into
+    /// `stats` (each target is registered there for reports).
     #[must_use]
     pub fn new(meta: Arc<dyn MetaStore>, targets: Vec<Target>, stats: Arc<DeliveryStats>) -> Self {
+        let now = Instant::now();
+        let slots = targets
+            .iter()
+            .filter_map(|t| {
+                Some(Slot {
+                    key: arn_key(&t.arn)?,
+                    arn: t.arn.clone(),
+                    sink: Sink::new(t),
+                    stats: stats.register(t),
+                    blocked_until: None,
+                    tries: 0,
+                    unreachable: false,
+                    next_probe: now,
+                })
+            })
+            .collect();
         Self {
             meta,
-            targets,
-            blocked: HashMap::new(),
+            slots,
             stats,
+            window: WINDOW,
+            warned: HashSet::new(),
         }
-    }
-
-    fn target_for(&self, arn: &str) -> Option<&Target> {
-        let key = arn_key(arn)?;
-        self.targets
-            .iter()
-            .find(|t| arn_key(&t.arn).as_ref() == Some(&key))
     }
 
     /// One pass: delivers every due event whose target is up, in order.
     /// Returns how many were delivered.
     pub async fn pass(&mut self) -> usize {
-        let events = match self.meta.due_events(256).await {
+        let events = match self.meta.due_events(self.window).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the event queue");
                 return 0;
             }
         };
+        let read = events.len();
         let now = Instant::now();
         let mut done = Vec::new();
-        let mut failed_now: Vec<String> = Vec::new();
+        let mut skipped = 0usize;
+        let mut failed_now: HashSet<usize> = HashSet::new();
+        let index: HashMap<(String, String), usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key.clone(), i))
+            .collect();
         for ev in events {
-            let Some(key) = arn_key(&ev.target) else {
+            let Some(i) = arn_key(&ev.target).and_then(|k| index.get(&k).copied()) else {
+                // A target that is no longer configured: keep its events
+                // (safe), and say so once.
+                if self.warned.insert(ev.target.clone()) {
+                    tracing::warn!(target = %ev.target, "events wait for a target that is not configured");
+                }
+                skipped += 1;
                 continue;
             };
-            let key = format!("{}:{}", key.0, key.1);
-            if failed_now.contains(&key)
-                || self
-                    .blocked
-                    .get(&key)
-                    .is_some_and(|(until, _)| *until > now)
-            {
+            let slot = &mut self.slots[i];
+            if failed_now.contains(&i) || slot.blocked_until.is_some_and(|t| t > now) {
+                skipped += 1;
                 continue;
             }
-            let Some(target) = self.target_for(&ev.target).cloned() else {
-                // A target that is no longer configured: keep its events (safe), say so once a pass.
-                if !failed_now.contains(&key) {
-                    tracing::warn!(target = %ev.target, "events wait for a target that is not configured");
-                    failed_now.push(key);
+            let event = match Event::parse(ev.payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    // Cannot happen with the engine's payloads; one that
+                    // could never be delivered must not stop the queue.
+                    tracing::error!(target = %slot.arn, seq = ev.seq, error = %e, "dropping an event that cannot be delivered");
+                    done.push(WriteOp::DeleteEvent { seq: ev.seq });
+                    continue;
                 }
-                continue;
             };
-            match deliver(&target, ev.payload.clone()).await {
+            match slot.sink.deliver(&event).await {
                 Ok(()) => {
-                    self.blocked.remove(&key);
+                    if slot.tries > 0 {
+                        tracing::info!(target = %slot.arn, "event target is back");
+                    }
+                    slot.blocked_until = None;
+                    slot.tries = 0;
+                    slot.unreachable = false;
+                    slot.next_probe = now + PROBE_ONLINE;
+                    slot.stats.delivered();
                     self.stats
                         .delivered
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -189,11 +182,15 @@ impl Dispatcher {
                     self.stats
                         .failed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let tries = self.blocked.get(&key).map_or(0, |(_, n)| *n) + 1;
-                    let wait = Duration::from_secs(1 << tries.min(6)).min(MAX_BACKOFF);
-                    tracing::warn!(target = %target.arn, error = %e, retry_in_s = wait.as_secs(), "event delivery failed");
-                    self.blocked.insert(key.clone(), (now + wait, tries));
-                    failed_now.push(key);
+                    slot.tries += 1;
+                    let wait = Duration::from_secs(1 << slot.tries.min(6)).min(MAX_BACKOFF);
+                    tracing::warn!(target = %slot.arn, error = %e, retry_in_s = wait.as_secs(), "event delivery failed");
+                    slot.stats.failed(e.to_string());
+                    slot.unreachable = matches!(e, DeliveryError::Unreachable { .. });
+                    slot.blocked_until = Some(now + wait);
+                    slot.next_probe = now + PROBE_OFFLINE;
+                    failed_now.insert(i);
+                    skipped += 1;
                 }
             }
         }
@@ -201,66 +198,59 @@ impl Dispatcher {
         if n > 0
             && let Err(e) = self.meta.commit(done).await
         {
-            // They will be delivered again: at-least-once, never lost.
+            // They will be delivered again: at least once, never lost.
             tracing::warn!(error = %e, "cannot forget delivered events");
         }
+        // When a full read held only events that must wait, read further
+        // next time, so targets that are up are not held behind them.
+        if read == self.window && skipped == read {
+            self.window = (self.window * 2).min(MAX_WINDOW);
+        } else if read < self.window || n > 0 {
+            self.window = WINDOW;
+        }
         n
+    }
+
+    /// Probes the targets whose probe is due: those that are down every
+    /// few seconds (lifting the backoff when one is reachable again), idle
+    /// ones that are up now and then.
+    pub async fn probe(&mut self) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            if slot.next_probe > now {
+                continue;
+            }
+            let ok = slot.sink.probe().await;
+            let now = Instant::now();
+            match ok {
+                Ok(()) => {
+                    if slot.blocked_until.is_some() && slot.unreachable {
+                        slot.blocked_until = None;
+                    }
+                    if slot.blocked_until.is_none() {
+                        slot.stats.online();
+                    }
+                    slot.next_probe = now + PROBE_ONLINE;
+                }
+                Err(e) => {
+                    if !slot.stats.is_offline() {
+                        tracing::warn!(target = %slot.arn, error = %e, "event target is down");
+                    }
+                    slot.stats.offline(e.to_string());
+                    slot.next_probe = now + PROBE_OFFLINE;
+                }
+            }
+        }
     }
 
     /// Runs forever.
     pub async fn run(mut self) {
         loop {
+            self.probe().await;
             if self.pass().await == 0 {
                 tokio::time::sleep(IDLE).await;
             }
         }
-    }
-}
-
-/// POSTs one event; Ok on a 2xx answer.
-async fn deliver(target: &Target, payload: Vec<u8>) -> Result<(), String> {
-    tokio::time::timeout(DELIVERY_TIMEOUT, deliver_inner(target, payload))
-        .await
-        .map_err(|_| "timed out".to_owned())?
-}
-
-async fn deliver_inner(target: &Target, payload: Vec<u8>) -> Result<(), String> {
-    let uri: http::Uri = target
-        .endpoint
-        .parse()
-        .map_err(|e| format!("bad endpoint: {e}"))?;
-    let authority = uri.authority().ok_or("endpoint has no host")?.clone();
-    let addr = format!(
-        "{}:{}",
-        authority.host(),
-        authority.port_u16().unwrap_or(80)
-    );
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let mut req = http::Request::builder()
-        .method("POST")
-        .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(http::header::HOST, authority.as_str())
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::CONTENT_LENGTH, payload.len());
-    if let Some(t) = &target.auth_token {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let req = req
-        .body(Full::new(Bytes::from(payload)))
-        .map_err(|e| e.to_string())?;
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let _ = resp.into_body().collect().await;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("target answered {status}"))
     }
 }
 
@@ -269,30 +259,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_from_minio_variables() {
-        let vars = [
-            ("MINIO_NOTIFY_WEBHOOK_ENABLE_PRIMARY", "on"),
-            (
-                "MINIO_NOTIFY_WEBHOOK_ENDPOINT_PRIMARY",
-                "http://jobs:8080/events",
-            ),
-            ("MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PRIMARY", "t0k"),
-            ("MINIO_NOTIFY_WEBHOOK_ENABLE_OFF", "off"),
-            ("MINIO_NOTIFY_WEBHOOK_ENABLE", "on"),
-            ("MINIO_NOTIFY_WEBHOOK_ENDPOINT", "http://hook/"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        let t = webhook_targets(vars, "").unwrap();
-        assert_eq!(t.len(), 2);
-        assert_eq!(t[0].arn, "arn:minio:sqs::_:webhook");
-        assert_eq!(t[1].arn, "arn:minio:sqs::primary:webhook");
-        assert_eq!(t[1].auth_token.as_deref(), Some("t0k"));
+    fn arns_match_by_id_and_kind() {
         assert_eq!(
-            arn_key("arn:minio:sqs:us-east-1:primary:webhook"),
-            arn_key(&t[1].arn)
+            arn_key("arn:minio:sqs:us-east-1:PRIMARY:webhook"),
+            arn_key("arn:minio:sqs::primary:webhook")
         );
-        let bad =
-            [("MINIO_NOTIFY_WEBHOOK_ENABLE_X", "on")].map(|(k, v)| (k.to_owned(), v.to_owned()));
-        assert!(webhook_targets(bad, "").is_err());
+        assert_ne!(
+            arn_key("arn:minio:sqs::primary:redis"),
+            arn_key("arn:minio:sqs::primary:webhook")
+        );
+        assert_eq!(arn_key("arn:aws:sqs::1:webhook"), None);
     }
 }
