@@ -573,3 +573,37 @@ def test_event_target_list_needs_an_admin(server_factory, stack):
     assert r.returncode != 0 and "AccessDenied" in (r.stderr + r.stdout)
     r = srv.admin("event", "target", "list", "srv")
     assert r.returncode == 0 and len(json.loads(r.stdout)["targets"]) == len(ARNS)
+
+
+def test_a_backlog_for_a_target_that_is_down_does_not_hold_back_the_others(server_factory, stack):
+    """300 events wait for Redis, older than the one for NATS: the queue is
+    read 256 at a time, so the dispatcher must read past the backlog."""
+    redis, nats, pg = stack
+    srv = server_factory(extra_env=almacen_env(redis, nats, pg))
+    s3 = srv.client()
+    s3.create_bucket(Bucket="backlog")
+    s3.put_bucket_notification_configuration(
+        Bucket="backlog",
+        NotificationConfiguration={"QueueConfigurations": [
+            {"QueueArn": ARNS["jobs"], "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    s3.create_bucket(Bucket="live")
+    s3.put_bucket_notification_configuration(
+        Bucket="live",
+        NotificationConfiguration={"QueueConfigurations": [
+            {"QueueArn": ARNS["bus"], "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    redis.stop()
+    n = 300
+    for i in range(n):
+        s3.put_object(Bucket="backlog", Key=f"v{i:04}", Body=b"x")
+    s3.put_object(Bucket="live", Key="now.mp4", Body=b"x")
+    c = Counts(redis, nats, pg)
+    bus = wait_until(lambda: c.bus(), timeout=30, what="the NATS event behind the Redis backlog")
+    assert [record_of(e)["s3"]["object"]["key"] for e in bus] == ["now.mp4"]
+    assert targets(srv)[ARNS["jobs"]]["pending"] == n
+    redis.start()
+    jobs = wait_until(lambda: (lambda j: j if len(j) >= n else None)(c.jobs()), what=f"{n} Redis jobs")
+    time.sleep(0.5)
+    assert [record_of(e)["s3"]["object"]["key"] for e in c.jobs()] == [f"v{i:04}" for i in range(n)]
+    assert len(jobs) == n

@@ -201,3 +201,105 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::config::Secret;
+
+    fn spec(port: u16) -> NatsSpec {
+        NatsSpec {
+            host: "127.0.0.1".into(),
+            port,
+            subject: "events".into(),
+            username: None,
+            password: None,
+            token: Some(Secret::new("tok")),
+        }
+    }
+
+    fn event() -> Event {
+        Event::parse(
+            br#"{"EventName":"s3:ObjectCreated:Put","Key":"b/k","Records":[{"eventName":"ObjectCreated:Put"}]}"#
+                .to_vec(),
+        )
+        .unwrap()
+    }
+
+    /// A server that greets, checks the CONNECT, and answers the first
+    /// PUB's PING with `answer`; returns the PUB it got.
+    async fn fake_server(answer: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(b"INFO {\"max_payload\":1048576}\r\n")
+                .await
+                .unwrap();
+            let mut line = String::new();
+            r.read_line(&mut line).await.unwrap();
+            assert!(
+                line.starts_with("CONNECT {") && line.contains("\"auth_token\":\"tok\""),
+                "{line}"
+            );
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "PING\r\n");
+            // A server PING in between must be answered, and +OK ignored.
+            w.write_all(b"+OK\r\nPING\r\nPONG\r\n").await.unwrap();
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "PONG\r\n");
+            let mut publ = String::new();
+            r.read_line(&mut publ).await.unwrap();
+            let n: usize = publ.trim().rsplit(' ').next().unwrap().parse().unwrap();
+            let mut payload = vec![0; n + 2];
+            r.read_exact(&mut payload).await.unwrap();
+            line.clear();
+            r.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "PING\r\n");
+            w.write_all(answer.as_bytes()).await.unwrap();
+            format!("{publ}{}", String::from_utf8_lossy(&payload[..n]))
+        });
+        (port, h)
+    }
+
+    #[tokio::test]
+    async fn a_publish_counts_once_the_server_answered_the_ping_after_it() {
+        let (port, server) = fake_server("PONG\r\n").await;
+        let mut n = Nats::new(spec(port), "nats://test".into());
+        n.deliver(&event()).await.unwrap();
+        let got = server.await.unwrap();
+        assert!(got.starts_with("PUB events "), "{got}");
+        assert!(
+            got.ends_with(r#""Records":[{"eventName":"ObjectCreated:Put"}]}"#),
+            "{got}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_or_a_closed_connection_is_not_a_delivery() {
+        let (port, server) = fake_server("-ERR 'Authorization Violation'\r\n").await;
+        let mut n = Nats::new(spec(port), "nats://test".into());
+        let e = n.deliver(&event()).await.unwrap_err();
+        assert!(
+            matches!(&e, DeliveryError::Rejected(m) if m.contains("Authorization Violation")),
+            "{e}"
+        );
+        server.await.unwrap();
+        let (port, server) = fake_server("").await;
+        let mut n = Nats::new(spec(port), "nats://test".into());
+        let e = n.deliver(&event()).await.unwrap_err();
+        assert!(matches!(e, DeliveryError::Unreachable { .. }), "{e}");
+        server.await.unwrap();
+        // Nothing listens any more.
+        n.disconnect();
+        let e = n.deliver(&event()).await.unwrap_err();
+        assert!(matches!(e, DeliveryError::Unreachable { .. }), "{e}");
+    }
+}
