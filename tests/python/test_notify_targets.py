@@ -607,3 +607,34 @@ def test_a_backlog_for_a_target_that_is_down_does_not_hold_back_the_others(serve
     time.sleep(0.5)
     assert [record_of(e)["s3"]["object"]["key"] for e in c.jobs()] == [f"v{i:04}" for i in range(n)]
     assert len(jobs) == n
+
+
+def test_a_target_that_hangs_does_not_delay_the_others(server_factory, stack):
+    """A webhook whose host takes the connection but never answers: each
+    attempt waits for its timeout (10 s), and only that target's events wait."""
+    redis, nats, pg = stack
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(64)  # never accepted: the kernel completes the handshakes, nobody answers
+    try:
+        env = almacen_env(redis, nats, pg)
+        env.update({"MINIO_NOTIFY_WEBHOOK_ENABLE_SLOW": "on",
+                    "MINIO_NOTIFY_WEBHOOK_ENDPOINT_SLOW": f"http://127.0.0.1:{hang.getsockname()[1]}/"})
+        srv = server_factory(extra_env=env)
+        s3 = srv.client()
+        s3.create_bucket(Bucket="mixed")
+        s3.put_bucket_notification_configuration(
+            Bucket="mixed",
+            NotificationConfiguration={"QueueConfigurations": [
+                {"QueueArn": "arn:minio:sqs::slow:webhook", "Events": ["s3:ObjectCreated:*"]},
+                {"QueueArn": ARNS["jobs"], "Events": ["s3:ObjectCreated:*"]}]},
+        )
+        c = Counts(redis, nats, pg)
+        start = time.monotonic()
+        for i in range(3):
+            s3.put_object(Bucket="mixed", Key=f"k{i}", Body=b"x")
+            wait_until(lambda: len(c.jobs()) > i, timeout=5, what=f"Redis job {i} while the webhook hangs")
+        assert time.monotonic() - start < 5
+        assert targets(srv)["arn:minio:sqs::slow:webhook"]["pending"] == 3
+    finally:
+        hang.close()

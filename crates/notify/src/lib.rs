@@ -2,7 +2,8 @@
 //!
 //! The engine writes each event into the metadata store's `events` table in
 //! the same commit as the object change it reports. The [`Dispatcher`] here
-//! drains that table in sequence order and hands each event to its target:
+//! drains that table in sequence order and hands each event to its target's
+//! worker (one task per target, so a target that hangs delays only itself):
 //! a webhook (HTTP POST), Redis (hash or list), NATS (publish) or
 //! PostgreSQL (table). An event leaves the table only after its target
 //! confirmed it (a 2xx answer, a Redis reply, a NATS PONG after the PUB, an
@@ -26,7 +27,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use almacen_meta::{MetaStore, WriteOp};
+use almacen_meta::{EventRow, MetaStore, WriteOp};
+use tokio::sync::mpsc;
 
 pub use config::{
     ConfigError, Format, NatsSpec, PostgresSpec, RedisSpec, Secret, Target, TargetSpec,
@@ -58,33 +60,156 @@ const PROBE_OFFLINE: Duration = Duration::from_secs(3);
 const PROBE_ONLINE: Duration = Duration::from_secs(30);
 /// Events read from the queue per pass.
 const WINDOW: usize = 256;
-/// Largest read when the oldest events all wait for targets that are down
-/// (so the other targets' events behind them still move).
+/// Largest read when the oldest events all wait for targets that are busy
+/// or down (so the other targets' events behind them still move).
 const MAX_WINDOW: usize = 8192;
 
-/// One target as the dispatcher drives it.
+/// One target, driven by its own worker task, so a target that hangs
+/// (a connect or an answer that never comes) delays only its own events.
 struct Slot {
-    key: (String, String),
     arn: String,
     sink: Sink,
     stats: Arc<TargetStats>,
-    /// Retry not before this, after a failure.
-    blocked_until: Option<Instant>,
+    totals: Arc<DeliveryStats>,
     /// Failures in a row.
     tries: u32,
-    /// The last failure was the target being unreachable (so a probe that
-    /// reaches it may lift the backoff).
-    unreachable: bool,
     next_probe: Instant,
 }
 
-/// Drains the event queue (see the crate documentation).
+/// What a worker tells the reader.
+enum Report {
+    /// These events were delivered (or could never be): forget them.
+    Done(Vec<i64>),
+    /// The worker takes events again (after a failure: once its backoff
+    /// ran out or a probe found the target back).
+    Ready(usize),
+}
+
+impl Slot {
+    /// Probes the target and records its state; `Ok` when it is reachable.
+    async fn probe(&mut self) -> Result<(), DeliveryError> {
+        let r = self.sink.probe().await;
+        let now = Instant::now();
+        match &r {
+            Ok(()) => {
+                if self.tries == 0 {
+                    self.stats.online();
+                }
+                self.next_probe = now + PROBE_ONLINE;
+            }
+            Err(e) => {
+                if !self.stats.is_offline() {
+                    tracing::warn!(target = %self.arn, error = %e, "event target is down");
+                }
+                self.stats.offline(e.to_string());
+                self.next_probe = now + PROBE_OFFLINE;
+            }
+        }
+        r
+    }
+
+    /// Delivers `batch` in order, stopping at the first failure. Returns
+    /// the sequence numbers to forget and the failure, if any.
+    async fn deliver(&mut self, batch: Vec<EventRow>) -> (Vec<i64>, Option<DeliveryError>) {
+        let mut done = Vec::with_capacity(batch.len());
+        for ev in batch {
+            let event = match Event::parse(ev.payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    // Cannot happen with the engine's payloads; one that
+                    // could never be delivered must not stop the queue.
+                    tracing::error!(target = %self.arn, seq = ev.seq, error = %e, "dropping an event that cannot be delivered");
+                    done.push(ev.seq);
+                    continue;
+                }
+            };
+            match self.sink.deliver(&event).await {
+                Ok(()) => {
+                    if self.tries > 0 {
+                        tracing::info!(target = %self.arn, "event target is back");
+                        self.tries = 0;
+                    }
+                    self.next_probe = Instant::now() + PROBE_ONLINE;
+                    self.stats.delivered();
+                    self.totals
+                        .delivered
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    done.push(ev.seq);
+                }
+                Err(e) => {
+                    self.totals
+                        .failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.tries += 1;
+                    self.stats.failed(e.to_string());
+                    return (done, Some(e));
+                }
+            }
+        }
+        (done, None)
+    }
+
+    /// After a failure: waits out the backoff, probing every few seconds;
+    /// a probe that reaches a target that was unreachable ends the wait.
+    async fn back_off(&mut self, error: &DeliveryError) {
+        let wait = Duration::from_secs(1 << self.tries.min(6)).min(MAX_BACKOFF);
+        tracing::warn!(target = %self.arn, error = %error, retry_in_s = wait.as_secs(), "event delivery failed");
+        let until = Instant::now() + wait;
+        let unreachable = matches!(error, DeliveryError::Unreachable { .. });
+        self.next_probe = Instant::now() + PROBE_OFFLINE;
+        loop {
+            let next = until.min(self.next_probe);
+            tokio::time::sleep_until(next.into()).await;
+            if Instant::now() >= until {
+                return;
+            }
+            if self.probe().await.is_ok() && unreachable {
+                return;
+            }
+            self.next_probe = Instant::now() + PROBE_OFFLINE;
+        }
+    }
+
+    /// The worker: takes batches of this target's events, in order, and
+    /// probes the target while idle.
+    async fn work(
+        mut self,
+        idx: usize,
+        mut batches: mpsc::Receiver<Vec<EventRow>>,
+        reports: mpsc::UnboundedSender<Report>,
+    ) {
+        let _ = self.probe().await;
+        loop {
+            let batch = tokio::select! {
+                b = batches.recv() => match b {
+                    Some(b) => b,
+                    None => return,
+                },
+                () = tokio::time::sleep_until(self.next_probe.into()) => {
+                    let _ = self.probe().await;
+                    continue;
+                }
+            };
+            let (done, failure) = self.deliver(batch).await;
+            if !done.is_empty() && reports.send(Report::Done(done)).is_err() {
+                return;
+            }
+            if let Some(e) = failure {
+                self.back_off(&e).await;
+            }
+            if reports.send(Report::Ready(idx)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Drains the event queue (see the crate documentation): one reader reads
+/// the queue in order and hands each idle target's events to that
+/// target's worker; it forgets the events the workers report delivered.
 pub struct Dispatcher {
     meta: Arc<dyn MetaStore>,
-    slots: Vec<Slot>,
-    stats: Arc<DeliveryStats>,
-    window: usize,
-    warned: HashSet<String>,
+    slots: Vec<((String, String), Slot)>,
 }
 
 impl Dispatcher {
@@ -96,159 +221,103 @@ impl Dispatcher {
         let slots = targets
             .iter()
             .filter_map(|t| {
-                Some(Slot {
-                    key: arn_key(&t.arn)?,
-                    arn: t.arn.clone(),
-                    sink: Sink::new(t),
-                    stats: stats.register(t),
-                    blocked_until: None,
-                    tries: 0,
-                    unreachable: false,
-                    next_probe: now,
-                })
+                Some((
+                    arn_key(&t.arn)?,
+                    Slot {
+                        arn: t.arn.clone(),
+                        sink: Sink::new(t),
+                        stats: stats.register(t),
+                        totals: stats.clone(),
+                        tries: 0,
+                        next_probe: now,
+                    },
+                ))
             })
             .collect();
-        Self {
-            meta,
-            slots,
-            stats,
-            window: WINDOW,
-            warned: HashSet::new(),
-        }
+        Self { meta, slots }
     }
 
-    /// One pass: delivers every due event whose target is up, in order.
-    /// Returns how many were delivered.
-    pub async fn pass(&mut self) -> usize {
-        let events = match self.meta.due_events(self.window).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the event queue");
-                return 0;
-            }
-        };
-        let read = events.len();
-        let now = Instant::now();
-        let mut done = Vec::new();
-        let mut skipped = 0usize;
-        let mut failed_now: HashSet<usize> = HashSet::new();
-        let index: HashMap<(String, String), usize> = self
-            .slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.key.clone(), i))
-            .collect();
-        for ev in events {
-            let Some(i) = arn_key(&ev.target).and_then(|k| index.get(&k).copied()) else {
-                // A target that is no longer configured: keep its events
-                // (safe), and say so once.
-                if self.warned.insert(ev.target.clone()) {
-                    tracing::warn!(target = %ev.target, "events wait for a target that is not configured");
+    /// Runs forever (spawn it).
+    pub async fn run(self) {
+        let (report_tx, mut reports) = mpsc::unbounded_channel();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut workers = Vec::new();
+        for (i, (key, slot)) in self.slots.into_iter().enumerate() {
+            let (tx, rx) = mpsc::channel(1);
+            tokio::spawn(slot.work(i, rx, report_tx.clone()));
+            index.insert(key, i);
+            workers.push((tx, false)); // (batches, busy)
+        }
+        drop(report_tx);
+        let meta = self.meta;
+        let mut window = WINDOW;
+        let mut warned: HashSet<String> = HashSet::new();
+        let mut pending: Option<Report> = None;
+        loop {
+            // 1. What the workers did: forget delivered events before the
+            // next read, so none is handed out twice.
+            let mut forget = Vec::new();
+            while let Some(r) = pending.take().or_else(|| reports.try_recv().ok()) {
+                match r {
+                    Report::Done(seqs) => forget.extend(seqs),
+                    Report::Ready(i) => workers[i].1 = false,
                 }
-                skipped += 1;
-                continue;
-            };
-            let slot = &mut self.slots[i];
-            if failed_now.contains(&i) || slot.blocked_until.is_some_and(|t| t > now) {
-                skipped += 1;
-                continue;
             }
-            let event = match Event::parse(ev.payload) {
+            if !forget.is_empty() {
+                let ops = forget
+                    .into_iter()
+                    .map(|seq| WriteOp::DeleteEvent { seq })
+                    .collect();
+                if let Err(e) = meta.commit(ops).await {
+                    // They will be delivered again: at least once, never lost.
+                    tracing::warn!(error = %e, "cannot forget delivered events");
+                }
+            }
+            // 2. The oldest events, to the idle workers, in order.
+            let events = match meta.due_events(window).await {
                 Ok(e) => e,
                 Err(e) => {
-                    // Cannot happen with the engine's payloads; one that
-                    // could never be delivered must not stop the queue.
-                    tracing::error!(target = %slot.arn, seq = ev.seq, error = %e, "dropping an event that cannot be delivered");
-                    done.push(WriteOp::DeleteEvent { seq: ev.seq });
-                    continue;
+                    tracing::warn!(error = %e, "cannot read the event queue");
+                    Vec::new()
                 }
             };
-            match slot.sink.deliver(&event).await {
-                Ok(()) => {
-                    if slot.tries > 0 {
-                        tracing::info!(target = %slot.arn, "event target is back");
+            let read = events.len();
+            let mut batches: Vec<Vec<EventRow>> = vec![Vec::new(); workers.len()];
+            for ev in events {
+                match arn_key(&ev.target).and_then(|k| index.get(&k).copied()) {
+                    Some(i) if !workers[i].1 => batches[i].push(ev),
+                    Some(_) => {}
+                    None => {
+                        // A target that is no longer configured: keep its
+                        // events (safe), and say so once.
+                        if warned.insert(ev.target.clone()) {
+                            tracing::warn!(target = %ev.target, "events wait for a target that is not configured");
+                        }
                     }
-                    slot.blocked_until = None;
-                    slot.tries = 0;
-                    slot.unreachable = false;
-                    slot.next_probe = now + PROBE_ONLINE;
-                    slot.stats.delivered();
-                    self.stats
-                        .delivered
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    done.push(WriteOp::DeleteEvent { seq: ev.seq });
-                }
-                Err(e) => {
-                    self.stats
-                        .failed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    slot.tries += 1;
-                    let wait = Duration::from_secs(1 << slot.tries.min(6)).min(MAX_BACKOFF);
-                    tracing::warn!(target = %slot.arn, error = %e, retry_in_s = wait.as_secs(), "event delivery failed");
-                    slot.stats.failed(e.to_string());
-                    slot.unreachable = matches!(e, DeliveryError::Unreachable { .. });
-                    slot.blocked_until = Some(now + wait);
-                    slot.next_probe = now + PROBE_OFFLINE;
-                    failed_now.insert(i);
-                    skipped += 1;
                 }
             }
-        }
-        let n = done.len();
-        if n > 0
-            && let Err(e) = self.meta.commit(done).await
-        {
-            // They will be delivered again: at least once, never lost.
-            tracing::warn!(error = %e, "cannot forget delivered events");
-        }
-        // When a full read held only events that must wait, read further
-        // next time, so targets that are up are not held behind them.
-        if read == self.window && skipped == read {
-            self.window = (self.window * 2).min(MAX_WINDOW);
-        } else if read < self.window || n > 0 {
-            self.window = WINDOW;
-        }
-        n
-    }
-
-    /// Probes the targets whose probe is due: those that are down every
-    /// few seconds (lifting the backoff when one is reachable again), idle
-    /// ones that are up now and then.
-    pub async fn probe(&mut self) {
-        let now = Instant::now();
-        for slot in &mut self.slots {
-            if slot.next_probe > now {
-                continue;
-            }
-            let ok = slot.sink.probe().await;
-            let now = Instant::now();
-            match ok {
-                Ok(()) => {
-                    if slot.blocked_until.is_some() && slot.unreachable {
-                        slot.blocked_until = None;
-                    }
-                    if slot.blocked_until.is_none() {
-                        slot.stats.online();
-                    }
-                    slot.next_probe = now + PROBE_ONLINE;
+            let mut handed = 0;
+            for (i, batch) in batches.into_iter().enumerate() {
+                if batch.is_empty() {
+                    continue;
                 }
-                Err(e) => {
-                    if !slot.stats.is_offline() {
-                        tracing::warn!(target = %slot.arn, error = %e, "event target is down");
-                    }
-                    slot.stats.offline(e.to_string());
-                    slot.next_probe = now + PROBE_OFFLINE;
+                handed += batch.len();
+                if workers[i].0.send(batch).await.is_ok() {
+                    workers[i].1 = true;
                 }
             }
-        }
-    }
-
-    /// Runs forever.
-    pub async fn run(mut self) {
-        loop {
-            self.probe().await;
-            if self.pass().await == 0 {
-                tokio::time::sleep(IDLE).await;
+            // When a full read held only events that must wait, read
+            // further next time, so targets that are up are not held
+            // behind them.
+            if read == window && handed == 0 {
+                window = (window * 2).min(MAX_WINDOW);
+            } else if read < window {
+                window = WINDOW;
+            }
+            // 3. Until a worker reports, or a while.
+            tokio::select! {
+                Some(r) = reports.recv() => pending = Some(r),
+                () = tokio::time::sleep(IDLE) => {}
             }
         }
     }
