@@ -78,7 +78,7 @@ pub struct ServerConfig {
     pub kms_previous: Vec<(almacen_engine::MasterKey, String)>,
     /// Further active keys for SSE-KMS key ids (`ALMACEN_KMS_KEYS`).
     pub kms_extra: Vec<almacen_engine::MasterKey>,
-    /// Event notification targets.
+    /// Event notification targets (webhook, Redis, NATS, PostgreSQL).
     pub notify_targets: Vec<almacen_notify::Target>,
     /// Where to append the audit log, if anywhere.
     pub audit_log: Option<PathBuf>,
@@ -240,8 +240,9 @@ impl ServerConfig {
                 })?,
             ),
         };
-        let notify_targets =
-            almacen_notify::webhook_targets(std::env::vars(), "").map_err(anyhow::Error::msg)?;
+        // Webhook, Redis, NATS and PostgreSQL targets, from MinIO's variables.
+        let notify_targets = almacen_notify::targets_from_env(std::env::vars(), "")
+            .context("event notification targets")?;
         let kms_spec = match env_any(&["ALMACEN_KMS_SECRET_KEY_FILE", "MINIO_KMS_SECRET_KEY_FILE"])
         {
             Some(path) => Some(

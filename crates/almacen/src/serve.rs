@@ -157,9 +157,11 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     }
 
     // Event notifications: drain the durable queue to the targets.
+    // Endpoints are logged without their secrets (Target::endpoint).
     for t in &cfg.notify_targets {
-        tracing::info!(arn = %t.arn, endpoint = %t.endpoint, "event notification target");
+        tracing::info!(arn = %t.arn, kind = t.kind(), endpoint = %t.endpoint(), "event notification target");
     }
+    almacen_notify::publish(delivery.clone());
     tokio::spawn(
         almacen_notify::Dispatcher::new(engine.meta(), cfg.notify_targets.clone(), delivery).run(),
     );

@@ -2,265 +2,324 @@
 //!
 //! The engine writes each event into the metadata store's `events` table in
 //! the same commit as the object change it reports. The [`Dispatcher`] here
-//! drains that table in sequence order and POSTs each event to its target.
-//! An event leaves the table only after its target answered 2xx. While a
-//! target is down, its events wait, in order, with exponential backoff up
-//! to a minute. The table survives restarts, so no event is lost and none
-//! is invented.
+//! drains that table in sequence order and hands each event to its target's
+//! worker (one task per target, so a target that hangs delays only itself):
+//! a webhook (HTTP POST), Redis (hash or list), NATS (publish) or
+//! PostgreSQL (table). An event leaves the table only after its target
+//! confirmed it (a 2xx answer, a Redis reply, a NATS PONG after the PUB, an
+//! SQL statement done). While a target is down, its events wait, in order,
+//! with exponential backoff up to a minute, and a cheap probe every few
+//! seconds lets delivery resume soon after it is back. The table survives
+//! restarts, so no event is lost and none is invented (at least once: an
+//! event whose confirmation was lost in a crash or a timeout is sent again).
 //!
-//! Targets come from the environment, as MinIO's:
-//! `MINIO_NOTIFY_WEBHOOK_ENABLE_<ID>=on`, `MINIO_NOTIFY_WEBHOOK_ENDPOINT_<ID>`,
-//! `MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_<ID>` (also without `_<ID>`, id `_`),
-//! named by the ARN `arn:minio:sqs:<region>:<ID>:webhook`.
+//! Targets come from the environment, with MinIO's variables (see
+//! [`targets_from_env`]), and are named by ARNs such as
+//! `arn:minio:sqs::<ID>:redis`.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+mod config;
+mod event;
+mod sink;
+mod stats;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use almacen_meta::{MetaStore, WriteOp};
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
+use almacen_meta::{EventRow, MetaStore, WriteOp};
+use tokio::sync::mpsc;
 
-/// A webhook target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// `arn:minio:sqs:<region>:<id>:webhook`.
-    pub arn: String,
-    /// `http://host:port/path`.
-    pub endpoint: String,
-    /// Sent as `Authorization: Bearer <token>` when set (never logged).
-    pub auth_token: Option<String>,
-}
+pub use config::{
+    ConfigError, Format, NatsSpec, PostgresSpec, RedisSpec, Secret, Target, TargetSpec,
+    WebhookSpec, targets_from_env,
+};
+pub use sink::DeliveryError;
+pub use stats::{DeliveryStats, TargetReport, TargetStats, publish, published};
 
-/// The (id, type) an ARN names; the region part is ignored, as clients
-/// copy ARNs with an empty region or the server's.
+use event::Event;
+use sink::Sink;
+
+/// The (id, type) an ARN names, the id in lower case; the region part is
+/// ignored, as clients copy ARNs with an empty region or the server's.
 #[must_use]
 pub fn arn_key(arn: &str) -> Option<(String, String)> {
     let p: Vec<&str> = arn.split(':').collect();
     (p.len() == 6 && p[0] == "arn" && p[1] == "minio" && p[2] == "sqs")
-        .then(|| (p[4].to_owned(), p[5].to_owned()))
-}
-
-/// The webhook targets configured by `vars` (the environment), as MinIO's variables.
-///
-/// # Errors
-/// An enabled target without an endpoint, or one that is not `http://`.
-pub fn webhook_targets(
-    vars: impl IntoIterator<Item = (String, String)>,
-    region: &str,
-) -> Result<Vec<Target>, String> {
-    let vars: HashMap<String, String> = vars.into_iter().collect();
-    let mut out = Vec::new();
-    let mut ids: Vec<&str> = vars
-        .keys()
-        .filter_map(|k| {
-            let rest = k.strip_prefix("MINIO_NOTIFY_WEBHOOK_ENABLE")?;
-            Some(if rest.is_empty() {
-                ""
-            } else {
-                rest.strip_prefix('_')?
-            })
-        })
-        .collect();
-    ids.sort_unstable();
-    for id in ids {
-        let var = |name: &str| {
-            let key = if id.is_empty() {
-                format!("MINIO_NOTIFY_WEBHOOK_{name}")
-            } else {
-                format!("MINIO_NOTIFY_WEBHOOK_{name}_{id}")
-            };
-            vars.get(&key).filter(|v| !v.is_empty()).cloned()
-        };
-        if !var("ENABLE")
-            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1"))
-        {
-            continue;
-        }
-        let label = if id.is_empty() { "_" } else { id };
-        let endpoint = var("ENDPOINT").ok_or_else(|| {
-            format!("webhook target {label} is enabled but has no MINIO_NOTIFY_WEBHOOK_ENDPOINT")
-        })?;
-        if !endpoint.starts_with("http://") {
-            return Err(format!(
-                "webhook target {label}: only http:// endpoints are supported by this version ({endpoint})"
-            ));
-        }
-        out.push(Target {
-            arn: format!(
-                "arn:minio:sqs:{region}:{}:webhook",
-                label.to_ascii_lowercase()
-            ),
-            endpoint,
-            auth_token: var("AUTH_TOKEN"),
-        });
-    }
-    Ok(out)
-}
-
-/// What the dispatcher did since start, for metrics.
-#[derive(Debug, Default)]
-pub struct DeliveryStats {
-    /// Events delivered (answered 2xx).
-    pub delivered: std::sync::atomic::AtomicU64,
-    /// Delivery attempts that failed (each will be retried).
-    pub failed: std::sync::atomic::AtomicU64,
-}
-
-/// Drains the event queue (see the crate documentation).
-pub struct Dispatcher {
-    meta: Arc<dyn MetaStore>,
-    targets: Vec<Target>,
-    blocked: HashMap<String, (Instant, u32)>,
-    stats: Arc<DeliveryStats>,
+        .then(|| (p[4].to_ascii_lowercase(), p[5].to_owned()))
 }
 
 /// How often an idle dispatcher looks for new events.
 const IDLE: Duration = Duration::from_millis(200);
-/// Longest wait before retrying a target that is down.
+/// Longest wait before retrying a target that refuses events.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// How long one delivery may take.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a target that is down is probed (a successful probe retries
+/// its events at once, whatever the backoff).
+const PROBE_OFFLINE: Duration = Duration::from_secs(3);
+/// How often an idle target that is up is probed, so its status stays true.
+const PROBE_ONLINE: Duration = Duration::from_secs(30);
+/// Events read from the queue per pass.
+const WINDOW: usize = 256;
+/// Largest read when the oldest events all wait for targets that are busy
+/// or down (so the other targets' events behind them still move).
+const MAX_WINDOW: usize = 8192;
 
-impl Dispatcher {
-    /// A dispatcher over `meta`'s queue for `targets`, counting into `stats`.
-    #[must_use]
-    pub fn new(meta: Arc<dyn MetaStore>, targets: Vec<Target>, stats: Arc<DeliveryStats>) -> Self {
-        Self {
-            meta,
-            targets,
-            blocked: HashMap::new(),
-            stats,
-        }
-    }
+/// One target, driven by its own worker task, so a target that hangs
+/// (a connect or an answer that never comes) delays only its own events.
+struct Slot {
+    arn: String,
+    sink: Sink,
+    stats: Arc<TargetStats>,
+    totals: Arc<DeliveryStats>,
+    /// Failures in a row.
+    tries: u32,
+    next_probe: Instant,
+}
 
-    fn target_for(&self, arn: &str) -> Option<&Target> {
-        let key = arn_key(arn)?;
-        self.targets
-            .iter()
-            .find(|t| arn_key(&t.arn).as_ref() == Some(&key))
-    }
+/// What a worker tells the reader.
+enum Report {
+    /// These events were delivered (or could never be): forget them.
+    Done(Vec<i64>),
+    /// The worker takes events again (after a failure: once its backoff
+    /// ran out or a probe found the target back).
+    Ready(usize),
+}
 
-    /// One pass: delivers every due event whose target is up, in order.
-    /// Returns how many were delivered.
-    pub async fn pass(&mut self) -> usize {
-        let events = match self.meta.due_events(256).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the event queue");
-                return 0;
-            }
-        };
+impl Slot {
+    /// Probes the target and records its state; `Ok` when it is reachable.
+    async fn probe(&mut self) -> Result<(), DeliveryError> {
+        let r = self.sink.probe().await;
         let now = Instant::now();
-        let mut done = Vec::new();
-        let mut failed_now: Vec<String> = Vec::new();
-        for ev in events {
-            let Some(key) = arn_key(&ev.target) else {
-                continue;
-            };
-            let key = format!("{}:{}", key.0, key.1);
-            if failed_now.contains(&key)
-                || self
-                    .blocked
-                    .get(&key)
-                    .is_some_and(|(until, _)| *until > now)
-            {
-                continue;
-            }
-            let Some(target) = self.target_for(&ev.target).cloned() else {
-                // A target that is no longer configured: keep its events (safe), say so once a pass.
-                if !failed_now.contains(&key) {
-                    tracing::warn!(target = %ev.target, "events wait for a target that is not configured");
-                    failed_now.push(key);
+        match &r {
+            Ok(()) => {
+                if self.tries == 0 {
+                    self.stats.online();
                 }
-                continue;
+                self.next_probe = now + PROBE_ONLINE;
+            }
+            Err(e) => {
+                if !self.stats.is_offline() {
+                    tracing::warn!(target = %self.arn, error = %e, "event target is down");
+                }
+                self.stats.offline(e.to_string());
+                self.next_probe = now + PROBE_OFFLINE;
+            }
+        }
+        r
+    }
+
+    /// Delivers `batch` in order, stopping at the first failure. Returns
+    /// the sequence numbers to forget and the failure, if any.
+    async fn deliver(&mut self, batch: Vec<EventRow>) -> (Vec<i64>, Option<DeliveryError>) {
+        let mut done = Vec::with_capacity(batch.len());
+        for ev in batch {
+            let event = match Event::parse(ev.payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    // Cannot happen with the engine's payloads; one that
+                    // could never be delivered must not stop the queue.
+                    tracing::error!(target = %self.arn, seq = ev.seq, error = %e, "dropping an event that cannot be delivered");
+                    done.push(ev.seq);
+                    continue;
+                }
             };
-            match deliver(&target, ev.payload.clone()).await {
+            match self.sink.deliver(&event).await {
                 Ok(()) => {
-                    self.blocked.remove(&key);
-                    self.stats
+                    if self.tries > 0 {
+                        tracing::info!(target = %self.arn, "event target is back");
+                        self.tries = 0;
+                    }
+                    self.next_probe = Instant::now() + PROBE_ONLINE;
+                    self.stats.delivered();
+                    self.totals
                         .delivered
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    done.push(WriteOp::DeleteEvent { seq: ev.seq });
+                    done.push(ev.seq);
                 }
                 Err(e) => {
-                    self.stats
+                    self.totals
                         .failed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let tries = self.blocked.get(&key).map_or(0, |(_, n)| *n) + 1;
-                    let wait = Duration::from_secs(1 << tries.min(6)).min(MAX_BACKOFF);
-                    tracing::warn!(target = %target.arn, error = %e, retry_in_s = wait.as_secs(), "event delivery failed");
-                    self.blocked.insert(key.clone(), (now + wait, tries));
-                    failed_now.push(key);
+                    self.tries += 1;
+                    self.stats.failed(e.to_string());
+                    return (done, Some(e));
                 }
             }
         }
-        let n = done.len();
-        if n > 0
-            && let Err(e) = self.meta.commit(done).await
-        {
-            // They will be delivered again: at-least-once, never lost.
-            tracing::warn!(error = %e, "cannot forget delivered events");
-        }
-        n
+        (done, None)
     }
 
-    /// Runs forever.
-    pub async fn run(mut self) {
+    /// After a failure: waits out the backoff, probing every few seconds;
+    /// a probe that reaches a target that was unreachable ends the wait.
+    async fn back_off(&mut self, error: &DeliveryError) {
+        let wait = Duration::from_secs(1 << self.tries.min(6)).min(MAX_BACKOFF);
+        tracing::warn!(target = %self.arn, error = %error, retry_in_s = wait.as_secs(), "event delivery failed");
+        let until = Instant::now() + wait;
+        let unreachable = matches!(error, DeliveryError::Unreachable { .. });
+        self.next_probe = Instant::now() + PROBE_OFFLINE;
         loop {
-            if self.pass().await == 0 {
-                tokio::time::sleep(IDLE).await;
+            let next = until.min(self.next_probe);
+            tokio::time::sleep_until(next.into()).await;
+            if Instant::now() >= until {
+                return;
+            }
+            if self.probe().await.is_ok() && unreachable {
+                return;
+            }
+            self.next_probe = Instant::now() + PROBE_OFFLINE;
+        }
+    }
+
+    /// The worker: takes batches of this target's events, in order, and
+    /// probes the target while idle.
+    async fn work(
+        mut self,
+        idx: usize,
+        mut batches: mpsc::Receiver<Vec<EventRow>>,
+        reports: mpsc::UnboundedSender<Report>,
+    ) {
+        let _ = self.probe().await;
+        loop {
+            let batch = tokio::select! {
+                b = batches.recv() => match b {
+                    Some(b) => b,
+                    None => return,
+                },
+                () = tokio::time::sleep_until(self.next_probe.into()) => {
+                    let _ = self.probe().await;
+                    continue;
+                }
+            };
+            let (done, failure) = self.deliver(batch).await;
+            if !done.is_empty() && reports.send(Report::Done(done)).is_err() {
+                return;
+            }
+            if let Some(e) = failure {
+                self.back_off(&e).await;
+            }
+            if reports.send(Report::Ready(idx)).is_err() {
+                return;
             }
         }
     }
 }
 
-/// POSTs one event; Ok on a 2xx answer.
-async fn deliver(target: &Target, payload: Vec<u8>) -> Result<(), String> {
-    tokio::time::timeout(DELIVERY_TIMEOUT, deliver_inner(target, payload))
-        .await
-        .map_err(|_| "timed out".to_owned())?
+/// Drains the event queue (see the crate documentation): one reader reads
+/// the queue in order and hands each idle target's events to that
+/// target's worker; it forgets the events the workers report delivered.
+pub struct Dispatcher {
+    meta: Arc<dyn MetaStore>,
+    slots: Vec<((String, String), Slot)>,
 }
 
-async fn deliver_inner(target: &Target, payload: Vec<u8>) -> Result<(), String> {
-    let uri: http::Uri = target
-        .endpoint
-        .parse()
-        .map_err(|e| format!("bad endpoint: {e}"))?;
-    let authority = uri.authority().ok_or("endpoint has no host")?.clone();
-    let addr = format!(
-        "{}:{}",
-        authority.host(),
-        authority.port_u16().unwrap_or(80)
-    );
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let mut req = http::Request::builder()
-        .method("POST")
-        .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(http::header::HOST, authority.as_str())
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::CONTENT_LENGTH, payload.len());
-    if let Some(t) = &target.auth_token {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+impl Dispatcher {
+    /// A dispatcher over `meta`'s queue for `targets`, counting into
+    /// `stats` (each target is registered there for reports).
+    #[must_use]
+    pub fn new(meta: Arc<dyn MetaStore>, targets: Vec<Target>, stats: Arc<DeliveryStats>) -> Self {
+        let now = Instant::now();
+        let slots = targets
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    arn_key(&t.arn)?,
+                    Slot {
+                        arn: t.arn.clone(),
+                        sink: Sink::new(t),
+                        stats: stats.register(t),
+                        totals: stats.clone(),
+                        tries: 0,
+                        next_probe: now,
+                    },
+                ))
+            })
+            .collect();
+        Self { meta, slots }
     }
-    let req = req
-        .body(Full::new(Bytes::from(payload)))
-        .map_err(|e| e.to_string())?;
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let _ = resp.into_body().collect().await;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("target answered {status}"))
+
+    /// Runs forever (spawn it).
+    pub async fn run(self) {
+        let (report_tx, mut reports) = mpsc::unbounded_channel();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut workers = Vec::new();
+        for (i, (key, slot)) in self.slots.into_iter().enumerate() {
+            let (tx, rx) = mpsc::channel(1);
+            tokio::spawn(slot.work(i, rx, report_tx.clone()));
+            index.insert(key, i);
+            workers.push((tx, false)); // (batches, busy)
+        }
+        drop(report_tx);
+        let meta = self.meta;
+        let mut window = WINDOW;
+        let mut warned: HashSet<String> = HashSet::new();
+        let mut pending: Option<Report> = None;
+        loop {
+            // 1. What the workers did: forget delivered events before the
+            // next read, so none is handed out twice.
+            let mut forget = Vec::new();
+            while let Some(r) = pending.take().or_else(|| reports.try_recv().ok()) {
+                match r {
+                    Report::Done(seqs) => forget.extend(seqs),
+                    Report::Ready(i) => workers[i].1 = false,
+                }
+            }
+            if !forget.is_empty() {
+                let ops = forget
+                    .into_iter()
+                    .map(|seq| WriteOp::DeleteEvent { seq })
+                    .collect();
+                if let Err(e) = meta.commit(ops).await {
+                    // They will be delivered again: at least once, never lost.
+                    tracing::warn!(error = %e, "cannot forget delivered events");
+                }
+            }
+            // 2. The oldest events, to the idle workers, in order.
+            let events = match meta.due_events(window).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the event queue");
+                    Vec::new()
+                }
+            };
+            let read = events.len();
+            let mut batches: Vec<Vec<EventRow>> = vec![Vec::new(); workers.len()];
+            for ev in events {
+                match arn_key(&ev.target).and_then(|k| index.get(&k).copied()) {
+                    Some(i) if !workers[i].1 => batches[i].push(ev),
+                    Some(_) => {}
+                    None => {
+                        // A target that is no longer configured: keep its
+                        // events (safe), and say so once.
+                        if warned.insert(ev.target.clone()) {
+                            tracing::warn!(target = %ev.target, "events wait for a target that is not configured");
+                        }
+                    }
+                }
+            }
+            let mut handed = 0;
+            for (i, batch) in batches.into_iter().enumerate() {
+                if batch.is_empty() {
+                    continue;
+                }
+                handed += batch.len();
+                if workers[i].0.send(batch).await.is_ok() {
+                    workers[i].1 = true;
+                }
+            }
+            // When a full read held only events that must wait, read
+            // further next time, so targets that are up are not held
+            // behind them.
+            if read == window && handed == 0 {
+                window = (window * 2).min(MAX_WINDOW);
+            } else if read < window {
+                window = WINDOW;
+            }
+            // 3. Until a worker reports, or a while.
+            tokio::select! {
+                Some(r) = reports.recv() => pending = Some(r),
+                () = tokio::time::sleep(IDLE) => {}
+            }
+        }
     }
 }
 
@@ -269,30 +328,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_from_minio_variables() {
-        let vars = [
-            ("MINIO_NOTIFY_WEBHOOK_ENABLE_PRIMARY", "on"),
-            (
-                "MINIO_NOTIFY_WEBHOOK_ENDPOINT_PRIMARY",
-                "http://jobs:8080/events",
-            ),
-            ("MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PRIMARY", "t0k"),
-            ("MINIO_NOTIFY_WEBHOOK_ENABLE_OFF", "off"),
-            ("MINIO_NOTIFY_WEBHOOK_ENABLE", "on"),
-            ("MINIO_NOTIFY_WEBHOOK_ENDPOINT", "http://hook/"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        let t = webhook_targets(vars, "").unwrap();
-        assert_eq!(t.len(), 2);
-        assert_eq!(t[0].arn, "arn:minio:sqs::_:webhook");
-        assert_eq!(t[1].arn, "arn:minio:sqs::primary:webhook");
-        assert_eq!(t[1].auth_token.as_deref(), Some("t0k"));
+    fn arns_match_by_id_and_kind() {
         assert_eq!(
-            arn_key("arn:minio:sqs:us-east-1:primary:webhook"),
-            arn_key(&t[1].arn)
+            arn_key("arn:minio:sqs:us-east-1:PRIMARY:webhook"),
+            arn_key("arn:minio:sqs::primary:webhook")
         );
-        let bad =
-            [("MINIO_NOTIFY_WEBHOOK_ENABLE_X", "on")].map(|(k, v)| (k.to_owned(), v.to_owned()));
-        assert!(webhook_targets(bad, "").is_err());
+        assert_ne!(
+            arn_key("arn:minio:sqs::primary:redis"),
+            arn_key("arn:minio:sqs::primary:webhook")
+        );
+        assert_eq!(arn_key("arn:aws:sqs::1:webhook"), None);
     }
 }

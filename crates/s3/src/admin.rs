@@ -479,6 +479,22 @@ impl AdminRoute {
                     .map_err(engine_err)?;
                 Ok(Reply::ok(json!({ "rules": [] })))
             }
+            (&Method::GET, ["event-targets"]) => {
+                // Bucket notification targets: type, endpoint (no secrets),
+                // online/offline, queued events and counters.
+                call.require("admin:ServerInfo")?;
+                let pending = self.engine.meta().pending_events().await.map_err(|e| {
+                    Reply::error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        format!("cannot count queued events: {e}"),
+                    )
+                })?;
+                let targets = almacen_notify::published()
+                    .map(|s| s.report(&pending))
+                    .unwrap_or_default();
+                Ok(Reply::ok(json!({ "targets": targets })))
+            }
             (&Method::GET, ["kms", "status"]) => {
                 call.require("kms:Status")?;
                 let (current, active, previous) = self.engine.key_names();

@@ -315,17 +315,37 @@ impl Metrics {
                 used,
             );
         }
-        let queued = Family::<TargetLabel, Gauge>::default();
-        for (target, n) in self
+        // Notifications: the queue by target (rows whose ARN names a
+        // configured target are counted under its ARN, whatever region the
+        // rule wrote), the totals (names kept for existing dashboards), and
+        // each configured target's own counters and state.
+        let pending = self
             .engine
             .meta()
             .pending_events()
             .await
-            .unwrap_or_default()
-        {
+            .unwrap_or_default();
+        let report = self.delivery.report(&pending);
+        let queued = Family::<TargetLabel, Gauge>::default();
+        for t in &report {
             queued
-                .get_or_create(&TargetLabel { target })
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
+                .get_or_create(&TargetLabel {
+                    target: t.arn.clone(),
+                })
+                .set(i64::try_from(t.pending).unwrap_or(i64::MAX));
+        }
+        for (target, n) in &pending {
+            let key = almacen_notify::arn_key(target);
+            if !report
+                .iter()
+                .any(|t| almacen_notify::arn_key(&t.arn) == key)
+            {
+                queued
+                    .get_or_create(&TargetLabel {
+                        target: target.clone(),
+                    })
+                    .inc_by(i64::try_from(*n).unwrap_or(i64::MAX));
+            }
         }
         scrape.register(
             "almacen_notify_queue_length",
@@ -345,6 +365,34 @@ impl Metrics {
             "almacen_notify_failed",
             "Event deliveries that failed (each is retried)",
             failed,
+        );
+        let t_delivered = Family::<TargetLabel, Counter<u64>>::default();
+        let t_failed = Family::<TargetLabel, Counter<u64>>::default();
+        let t_online = Family::<TargetLabel, Gauge>::default();
+        for t in &report {
+            let label = TargetLabel {
+                target: t.arn.clone(),
+            };
+            t_delivered.get_or_create(&label).inc_by(t.delivered);
+            t_failed.get_or_create(&label).inc_by(t.failed);
+            t_online
+                .get_or_create(&label)
+                .set(i64::from(t.status == "online"));
+        }
+        scrape.register(
+            "almacen_notify_target_delivered",
+            "Events delivered, by target ARN",
+            t_delivered,
+        );
+        scrape.register(
+            "almacen_notify_target_failed",
+            "Event deliveries that failed, by target ARN (each is retried)",
+            t_failed,
+        );
+        scrape.register(
+            "almacen_notify_target_online",
+            "1 when the target took the last event or probe, by target ARN",
+            t_online,
         );
         let totals = self.engine.lifecycle_totals();
         let expired = Counter::<u64>::default();

@@ -69,6 +69,10 @@ enum AdminCommand {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Bucket notification targets (configured on the server with MinIO's
+    /// MINIO_NOTIFY_* variables), like `mc admin config get ALIAS notify_*`.
+    #[command(subcommand)]
+    Event(EventCommand),
     /// Verify every stored object now: re-read it and check its checksums,
     /// report corrupt or missing data and orphaned files. Exits with 2 when
     /// something is corrupt.
@@ -81,6 +85,47 @@ enum AdminCommand {
         #[arg(long)]
         recorded: bool,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EventCommand {
+    /// The notification targets.
+    #[command(subcommand)]
+    Target(EventTargetCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EventTargetCommand {
+    /// Each target's ARN, type, endpoint (without secrets), whether it is
+    /// online, and its queued, delivered and failed events.
+    List { alias: String },
+}
+
+fn event_targets_text(v: &Value) -> String {
+    let rows: Vec<&Value> = v["targets"].as_array().into_iter().flatten().collect();
+    if rows.is_empty() {
+        return "No notification targets configured (MINIO_NOTIFY_<TYPE>_ENABLE_<ID>=on)"
+            .to_owned();
+    }
+    rows.iter()
+        .map(|t| {
+            let mut line = format!(
+                "{}  {}  {}  {}  pending={} delivered={} failed={}",
+                t["arn"].as_str().unwrap_or_default(),
+                t["type"].as_str().unwrap_or_default(),
+                t["status"].as_str().unwrap_or_default(),
+                t["endpoint"].as_str().unwrap_or_default(),
+                t["pending"],
+                t["delivered"],
+                t["failed"],
+            );
+            if let Some(e) = t["last_error"].as_str() {
+                line.push_str(&format!("\n    last error: {e}"));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -842,6 +887,10 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 QuotaCommand::Clear { .. } => call(&a, "DELETE", &path, None).await?,
             };
             out.show(&v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+        }
+        AdminCommand::Event(EventCommand::Target(EventTargetCommand::List { alias })) => {
+            let v = call(&aliases::get(&alias)?, "GET", "/event-targets", None).await?;
+            out.show(&v, event_targets_text);
         }
         AdminCommand::Kms(KmsCommand::Status { alias }) => {
             let v = call(&aliases::get(&alias)?, "GET", "/kms/status", None).await?;
