@@ -65,63 +65,53 @@ impl MasterKey {
 
     /// Seals arbitrary bytes (sealed object metadata) for `context`.
     pub(crate) fn seal_bytes(&self, plain: &[u8], context: &str) -> String {
-        let mut buf = plain.to_vec();
-        let nonce = self
-            .key
-            .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buf)
-            .expect("AES-GCM sealing cannot fail for metadata-sized input");
-        let mut out = nonce.as_ref().to_vec();
-        out.extend_from_slice(&buf);
-        B64.encode(out)
+        seal_under(&self.key, plain, context)
     }
 
     /// Opens what [`MasterKey::seal_bytes`] sealed for `context`.
     pub(crate) fn open_bytes(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
-        let raw = B64.decode(sealed).ok()?;
-        if raw.len() < 12 {
-            return None;
-        }
-        let (nonce, body) = raw.split_at(12);
-        let mut body = body.to_vec();
-        let plain = self
-            .key
-            .open_in_place(
-                Nonce::try_assume_unique_for_key(nonce).ok()?,
-                Aad::from(context.as_bytes()),
-                &mut body,
-            )
-            .ok()?;
-        Some(plain.to_vec())
+        open_under(&self.key, sealed, context)
     }
 
     fn seal(&self, object_key: &ObjectKey, context: &str) -> String {
-        let mut buf = object_key.0.to_vec();
-        let nonce = self
-            .key
-            .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buf)
-            .expect("sealing 32 bytes cannot fail");
-        let mut out = nonce.as_ref().to_vec();
-        out.extend_from_slice(&buf);
-        B64.encode(out)
+        seal_under(&self.key, &object_key.0, context)
     }
 
     fn open(&self, sealed: &str, context: &str) -> Option<ObjectKey> {
-        let raw = B64.decode(sealed).ok()?;
-        if raw.len() < 12 {
-            return None;
-        }
-        let (nonce, body) = raw.split_at(12);
-        let mut body = body.to_vec();
-        let plain = self
-            .key
-            .open_in_place(
-                Nonce::try_assume_unique_for_key(nonce).ok()?,
-                Aad::from(context.as_bytes()),
-                &mut body,
-            )
-            .ok()?;
-        Some(ObjectKey(plain.try_into().ok()?))
+        Some(ObjectKey(
+            open_under(&self.key, sealed, context)?.try_into().ok()?,
+        ))
     }
+}
+
+/// AES-256-GCM under `key` with `context` as associated data: base64 of
+/// the random nonce, the ciphertext and the tag.
+fn seal_under(key: &RandomizedNonceKey, plain: &[u8], context: &str) -> String {
+    let mut buf = plain.to_vec();
+    let nonce = key
+        .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buf)
+        .expect("AES-GCM sealing of key- and metadata-sized input cannot fail");
+    let mut out = nonce.as_ref().to_vec();
+    out.extend_from_slice(&buf);
+    B64.encode(out)
+}
+
+/// Opens what [`seal_under`] sealed; `None` for a wrong key, context or tampering.
+fn open_under(key: &RandomizedNonceKey, sealed: &str, context: &str) -> Option<Vec<u8>> {
+    let raw = B64.decode(sealed).ok()?;
+    if raw.len() < 12 {
+        return None;
+    }
+    let (nonce, body) = raw.split_at(12);
+    let mut body = body.to_vec();
+    let plain = key
+        .open_in_place(
+            Nonce::try_assume_unique_for_key(nonce).ok()?,
+            Aad::from(context.as_bytes()),
+            &mut body,
+        )
+        .ok()?;
+    Some(plain.to_vec())
 }
 
 /// How an object (or an upload's parts) is encrypted.
@@ -151,31 +141,12 @@ impl SseAttrs {
 /// Seals or opens an object key under a 256-bit key (the customer's, for SSE-C).
 fn seal_with(key: &[u8; 32], object_key: &ObjectKey, context: &str) -> String {
     let k = RandomizedNonceKey::new(&AES_256_GCM, key).expect("32-byte key");
-    let mut buf = object_key.0.to_vec();
-    let nonce = k
-        .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buf)
-        .expect("sealing 32 bytes cannot fail");
-    let mut out = nonce.as_ref().to_vec();
-    out.extend_from_slice(&buf);
-    B64.encode(out)
+    seal_under(&k, &object_key.0, context)
 }
 
 fn open_with(key: &[u8; 32], sealed: &str, context: &str) -> Option<ObjectKey> {
     let k = RandomizedNonceKey::new(&AES_256_GCM, key).ok()?;
-    let raw = B64.decode(sealed).ok()?;
-    if raw.len() < 12 {
-        return None;
-    }
-    let (nonce, body) = raw.split_at(12);
-    let mut body = body.to_vec();
-    let plain = k
-        .open_in_place(
-            Nonce::try_assume_unique_for_key(nonce).ok()?,
-            Aad::from(context.as_bytes()),
-            &mut body,
-        )
-        .ok()?;
-    Some(ObjectKey(plain.try_into().ok()?))
+    Some(ObjectKey(open_under(&k, sealed, context)?.try_into().ok()?))
 }
 
 fn context(bucket: &str, key: &str) -> String {
