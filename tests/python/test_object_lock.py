@@ -46,7 +46,7 @@ def test_lock_bucket_is_versioned_and_configurable(s3, locked, bucket):
     bad = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 0}}}
     with pytest.raises(ClientError) as e:
         s3.put_object_lock_configuration(Bucket=locked, ObjectLockConfiguration=bad)
-    assert error_code(e.value) == "InvalidRetentionPeriod"
+    assert error_code(e.value) == "InvalidRetentionPeriod" and http_status(e.value) == 400
 
 
 def test_default_retention_applies(s3, locked):

@@ -126,10 +126,12 @@ impl Almacen {
                 match (d.days, d.years) {
                     (Some(_), Some(_)) | (None, None) => return Err(malformed_xml()),
                     (Some(n), None) | (None, Some(n)) if n <= 0 => {
-                        return Err(s3_err(
+                        let mut err = s3_err(
                             S3ErrorCode::Custom("InvalidRetentionPeriod".into()),
                             "Default retention period must be a positive integer value.",
-                        ));
+                        );
+                        err.set_status_code(http::StatusCode::BAD_REQUEST);
+                        return Err(err);
                     }
                     _ => {}
                 }
