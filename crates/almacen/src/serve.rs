@@ -70,18 +70,46 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         cfg.prometheus_public,
         delivery.clone(),
     ));
+    // Event targets: the environment's, then those added with `almacen
+    // admin event target add` (stored; the environment wins a clash).
+    let mut targets = cfg.notify_targets.clone();
+    for t in almacen_s3::event_targets::load(&engine.meta(), &iam, "")
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load event targets: {e}"))?
+    {
+        let key = almacen_notify::arn_key(&t.arn);
+        if !targets
+            .iter()
+            .any(|e| almacen_notify::arn_key(&e.arn) == key)
+        {
+            targets.push(t);
+        }
+    }
+    let (dispatcher, target_control) =
+        almacen_notify::Dispatcher::new(engine.meta(), targets.clone(), delivery.clone())
+            .controlled();
+    let live_targets: almacen_s3::NotifyTargets = std::sync::Arc::new(std::sync::RwLock::new(
+        targets.iter().map(|t| t.arn.clone()).collect(),
+    ));
+    let event_admin = std::sync::Arc::new(almacen_s3::event_targets::EventTargetAdmin::new(
+        target_control,
+        live_targets.clone(),
+        cfg.notify_targets.iter().map(|t| t.arn.clone()).collect(),
+        "",
+    ));
     let tracer = almacen_s3::trace::Tracer::default();
     let s3 = almacen_s3::build_service(
         engine.clone(),
         iam,
         &FrontConfig {
             access_key: cfg.access_key.clone(),
-            notify_targets: cfg.notify_targets.iter().map(|t| t.arn.clone()).collect(),
+            notify_targets: live_targets,
             sse_c_insecure: cfg.sse_c_insecure,
             domains: cfg.domains.clone(),
             server_url: cfg.server_url.clone(),
             root_ignores_bucket_policy: cfg.root_ignores_bucket_policy,
             tracer: tracer.clone(),
+            event_targets: Some(event_admin),
         },
     )
     .map_err(anyhow::Error::msg)?;
@@ -158,13 +186,11 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
 
     // Event notifications: drain the durable queue to the targets.
     // Endpoints are logged without their secrets (Target::endpoint).
-    for t in &cfg.notify_targets {
+    for t in &targets {
         tracing::info!(arn = %t.arn, kind = t.kind(), endpoint = %t.endpoint(), "event notification target");
     }
     almacen_notify::publish(delivery.clone());
-    tokio::spawn(
-        almacen_notify::Dispatcher::new(engine.meta(), cfg.notify_targets.clone(), delivery).run(),
-    );
+    tokio::spawn(dispatcher.run());
 
     // Lifecycle: a pass over the buckets with rules, several times a "day"
     // (every hour, or an eighth of a shortened day).

@@ -636,6 +636,19 @@ impl IamStore {
         key == root || state.users.contains_key(key) || state.service_accounts.contains_key(key)
     }
 
+    /// Seals a secret of another feature (an event target's password) the
+    /// way IAM secrets are sealed, bound to `context`.
+    #[must_use]
+    pub fn seal_value(&self, context: &str, value: &str) -> String {
+        self.sealer.seal(context, value)
+    }
+
+    /// Opens what [`IamStore::seal_value`] sealed for `context`.
+    #[must_use]
+    pub fn open_value(&self, context: &str, sealed: &str) -> Option<String> {
+        self.sealer.open(context, sealed)
+    }
+
     /// Re-seals, under the current key, every stored secret that opens only
     /// under a previous one (part of `almacen admin kms rotate`). Returns
     /// how many were re-sealed.

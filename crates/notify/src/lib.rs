@@ -31,8 +31,8 @@ use almacen_meta::{EventRow, MetaStore, WriteOp};
 use tokio::sync::mpsc;
 
 pub use config::{
-    ConfigError, Format, NatsSpec, PostgresSpec, RedisSpec, Secret, Target, TargetSpec,
-    WebhookSpec, targets_from_env,
+    ConfigError, Format, NatsSpec, PostgresSpec, RedisSpec, SECRET_SETTINGS, Secret, TARGET_KINDS,
+    Target, TargetSpec, WebhookSpec, target_from_settings, targets_from_env,
 };
 pub use sink::DeliveryError;
 pub use stats::{DeliveryStats, TargetReport, TargetStats, publish, published};
@@ -210,6 +210,30 @@ impl Slot {
 pub struct Dispatcher {
     meta: Arc<dyn MetaStore>,
     slots: Vec<((String, String), Slot)>,
+    stats: Arc<DeliveryStats>,
+    control: Option<mpsc::UnboundedReceiver<TargetChange>>,
+}
+
+/// A change to the set of targets while the dispatcher runs (`almacen
+/// admin event target add/remove`).
+#[derive(Debug)]
+pub enum TargetChange {
+    /// Start delivering to this target (replacing one with the same id and kind).
+    Add(Target),
+    /// Stop delivering to the target with this ARN; its queued events wait,
+    /// as for any target that is not configured.
+    Remove(String),
+}
+
+fn slot_for(t: &Target, stats: &Arc<DeliveryStats>) -> Slot {
+    Slot {
+        arn: t.arn.clone(),
+        sink: Sink::new(t),
+        stats: stats.register(t),
+        totals: stats.clone(),
+        tries: 0,
+        next_probe: Instant::now(),
+    }
 }
 
 impl Dispatcher {
@@ -217,24 +241,24 @@ impl Dispatcher {
     /// `stats` (each target is registered there for reports).
     #[must_use]
     pub fn new(meta: Arc<dyn MetaStore>, targets: Vec<Target>, stats: Arc<DeliveryStats>) -> Self {
-        let now = Instant::now();
         let slots = targets
             .iter()
-            .filter_map(|t| {
-                Some((
-                    arn_key(&t.arn)?,
-                    Slot {
-                        arn: t.arn.clone(),
-                        sink: Sink::new(t),
-                        stats: stats.register(t),
-                        totals: stats.clone(),
-                        tries: 0,
-                        next_probe: now,
-                    },
-                ))
-            })
+            .filter_map(|t| Some((arn_key(&t.arn)?, slot_for(t, &stats))))
             .collect();
-        Self { meta, slots }
+        Self {
+            meta,
+            slots,
+            stats,
+            control: None,
+        }
+    }
+
+    /// The handle through which targets are added and removed while it runs.
+    #[must_use]
+    pub fn controlled(mut self) -> (Self, mpsc::UnboundedSender<TargetChange>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.control = Some(rx);
+        (self, tx)
     }
 
     /// Runs forever (spawn it).
@@ -248,7 +272,8 @@ impl Dispatcher {
             index.insert(key, i);
             workers.push((tx, false)); // (batches, busy)
         }
-        drop(report_tx);
+        let stats = self.stats;
+        let mut control = self.control;
         let meta = self.meta;
         let mut window = WINDOW;
         let mut warned: HashSet<String> = HashSet::new();
@@ -314,9 +339,45 @@ impl Dispatcher {
             } else if read < window {
                 window = WINDOW;
             }
-            // 3. Until a worker reports, or a while.
+            // 3. Until a worker reports, the targets change, or a while.
+            let change = async {
+                match control.as_mut() {
+                    Some(c) => c.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 Some(r) = reports.recv() => pending = Some(r),
+                Some(c) = change => {
+                    // A replaced or removed target's worker ends when its
+                    // channel closes; reports of a batch in flight still count.
+                    let retire = |workers: &mut Vec<(mpsc::Sender<Vec<EventRow>>, bool)>, i: usize| {
+                        workers[i] = (mpsc::channel(1).0, true);
+                    };
+                    match c {
+                        TargetChange::Add(t) => {
+                            let Some(key) = arn_key(&t.arn) else { continue };
+                            if let Some(old) = index.remove(&key) {
+                                retire(&mut workers, old);
+                                stats.unregister(&t.arn);
+                            }
+                            let i = workers.len();
+                            let (tx, rx) = mpsc::channel(1);
+                            tokio::spawn(slot_for(&t, &stats).work(i, rx, report_tx.clone()));
+                            index.insert(key, i);
+                            workers.push((tx, false));
+                            warned.remove(&t.arn);
+                            tracing::info!(target = %t.arn, "event target added");
+                        }
+                        TargetChange::Remove(arn) => {
+                            if let Some(i) = arn_key(&arn).and_then(|k| index.remove(&k)) {
+                                retire(&mut workers, i);
+                            }
+                            stats.unregister(&arn);
+                            tracing::info!(target = %arn, "event target removed");
+                        }
+                    }
+                }
                 () = tokio::time::sleep(IDLE) => {}
             }
         }

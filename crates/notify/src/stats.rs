@@ -104,6 +104,15 @@ impl DeliveryStats {
         t
     }
 
+    /// Drops a removed target from the report.
+    pub(crate) fn unregister(&self, arn: &str) {
+        let key = crate::arn_key(arn);
+        self.targets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|t| crate::arn_key(&t.arn) != key);
+    }
+
     /// Each configured target with its counters; `pending` is the queue's
     /// count per stored ARN (`MetaStore::pending_events`), matched to the
     /// targets by id and kind (a rule's ARN may carry a region).

@@ -38,6 +38,7 @@ pub struct AdminRoute {
     iam: Arc<IamStore>,
     engine: almacen_engine::Engine,
     tracer: crate::trace::Tracer,
+    event_targets: Option<Arc<crate::event_targets::EventTargetAdmin>>,
 }
 
 impl AdminRoute {
@@ -48,6 +49,16 @@ impl AdminRoute {
             iam,
             engine,
             tracer: crate::trace::Tracer::default(),
+            event_targets: None,
+        }
+    }
+
+    /// Lets the admin API add and remove event targets at run time.
+    #[must_use]
+    pub fn with_event_targets(self, admin: Arc<crate::event_targets::EventTargetAdmin>) -> Self {
+        Self {
+            event_targets: Some(admin),
+            ..self
         }
     }
 
@@ -495,6 +506,45 @@ impl AdminRoute {
                     .unwrap_or_default();
                 Ok(Reply::ok(json!({ "targets": targets })))
             }
+            (&Method::PUT | &Method::DELETE, ["event-targets", kind, id]) => {
+                call.require("admin:ConfigUpdate")?;
+                let Some(admin) = &self.event_targets else {
+                    return Err(not_found());
+                };
+                let meta = self.engine.meta();
+                let result = if m == Method::PUT {
+                    let settings: std::collections::BTreeMap<String, String> =
+                        parse_json(&call.body)?;
+                    admin.add(&meta, iam, kind, id, settings).await.map(
+                        |t| json!({ "arn": t.arn, "type": t.kind(), "endpoint": t.endpoint() }),
+                    )
+                } else {
+                    admin
+                        .remove(&meta, kind, id)
+                        .await
+                        .map(|arn| json!({ "arn": arn, "removed": true }))
+                };
+                use crate::event_targets::TargetAdminError as E;
+                match result {
+                    Ok(v) => Ok(Reply::ok(v)),
+                    Err(e @ E::Invalid(_)) => Err(bad_request(e.to_string())),
+                    Err(e @ E::FromEnvironment(_)) => Err(Reply::error(
+                        StatusCode::CONFLICT,
+                        "TargetFromEnvironment",
+                        e.to_string(),
+                    )),
+                    Err(e @ E::NotFound(_)) => Err(Reply::error(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchTarget",
+                        e.to_string(),
+                    )),
+                    Err(e @ E::Store(_)) => Err(Reply::error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        e.to_string(),
+                    )),
+                }
+            }
             (&Method::GET, ["kms", "status"]) => {
                 call.require("kms:Status")?;
                 let (current, active, previous) = self.engine.key_names();
@@ -508,8 +558,18 @@ impl AdminRoute {
                 call.require("kms:Rotate")?;
                 let report = self.engine.rotate_master_key().await.map_err(engine_err)?;
                 let iam_resealed = self.iam.reseal_secrets().await?;
+                let targets_resealed = crate::event_targets::reseal(&self.engine.meta(), iam)
+                    .await
+                    .map_err(|e| {
+                        Reply::error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            e.to_string(),
+                        )
+                    })?;
                 let mut v = serde_json::to_value(report).unwrap_or_default();
                 v["iam_secrets_resealed"] = json!(iam_resealed);
+                v["event_targets_resealed"] = json!(targets_resealed);
                 Ok(Reply::ok(v))
             }
             (&Method::POST, ["scan"]) => {

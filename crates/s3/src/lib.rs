@@ -20,6 +20,7 @@ pub mod cors;
 mod cors_ops;
 pub mod encryption_ops;
 pub mod error;
+pub mod event_targets;
 pub mod front;
 mod host;
 mod lifecycle_ops;
@@ -51,8 +52,9 @@ pub struct FrontConfig {
     pub access_key: String,
     /// Base domains for virtual-host-style addressing (`MINIO_DOMAIN`).
     pub domains: Vec<String>,
-    /// ARNs of the event notification targets configured on the server.
-    pub notify_targets: Vec<String>,
+    /// ARNs of the event notification targets, kept current as targets are
+    /// added and removed at run time.
+    pub notify_targets: NotifyTargets,
     /// Accept SSE-C over plain HTTP (S3 refuses it; this version has no TLS yet).
     pub sse_c_insecure: bool,
     /// The public URL clients reach the server at (`MINIO_SERVER_URL`),
@@ -64,6 +66,8 @@ pub struct FrontConfig {
     pub root_ignores_bucket_policy: bool,
     /// Live request tracing, shared with the front.
     pub tracer: trace::Tracer,
+    /// Run-time changes to event targets, when the server allows them.
+    pub event_targets: Option<Arc<event_targets::EventTargetAdmin>>,
 }
 
 /// The S3 operations over the engine.
@@ -71,7 +75,7 @@ pub struct FrontConfig {
 pub struct Almacen {
     engine: Engine,
     authz: Authz,
-    notify_targets: Vec<String>,
+    notify_targets: NotifyTargets,
     sse_c_insecure: bool,
     owner: Owner,
     server_url: Option<String>,
@@ -86,7 +90,7 @@ impl Almacen {
         Self {
             engine,
             authz,
-            notify_targets: Vec::new(),
+            notify_targets: NotifyTargets::default(),
             sse_c_insecure: false,
             owner: Owner {
                 display_name: Some(access_key.to_owned()),
@@ -125,6 +129,11 @@ const KEY_IN_PATH: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMER
     .remove(b'~')
     .remove(b'/');
 
+/// The ARNs of the configured notification targets, shared by the S3
+/// operations (which check the ARNs a bucket names) and the admin API
+/// (which adds and removes targets).
+pub type NotifyTargets = Arc<std::sync::RwLock<Vec<String>>>;
+
 /// Builds the s3s service: operations, auth, access, the admin API, virtual hosts.
 ///
 /// # Errors
@@ -146,7 +155,11 @@ pub fn build_service(
     let mut b = S3ServiceBuilder::new(almacen);
     b.set_auth(Auth::new(iam.clone()));
     b.set_access(Access::new(authz));
-    b.set_route(admin::AdminRoute::new(iam, engine).with_tracer(config.tracer.clone()));
+    let mut route = admin::AdminRoute::new(iam, engine).with_tracer(config.tracer.clone());
+    if let Some(t) = &config.event_targets {
+        route = route.with_event_targets(t.clone());
+    }
+    b.set_route(route);
     if !config.domains.is_empty() {
         b.set_host(host::Domains::new(&config.domains));
     }

@@ -12,8 +12,11 @@ use crate::error::{s3_err, to_s3};
 
 /// Whether `arn` names a configured target: same type and id (the region
 /// part may be empty or the server's, as MinIO prints either).
-fn known(targets: &[String], arn: &str) -> bool {
+fn known(targets: &crate::NotifyTargets, arn: &str) -> bool {
     let key = almacen_notify::arn_key;
+    let targets = targets
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     key(arn).is_some_and(|k| targets.iter().any(|t| key(t).as_ref() == Some(&k)))
 }
 

@@ -99,6 +99,25 @@ enum EventTargetCommand {
     /// Each target's ARN, type, endpoint (without secrets), whether it is
     /// online, and its queued, delivered and failed events.
     List { alias: String },
+    /// Add (or replace) a target while the server runs, with the settings
+    /// of MinIO's variables: `add local webhook jobs endpoint=http://worker:8080/events`,
+    /// `add local redis jobs address=redis:6379 key=videojobs format=access`.
+    /// It is stored (secrets sealed) and its ARN is `arn:minio:sqs::ID:TYPE`.
+    Add {
+        alias: String,
+        /// webhook, redis, nats or postgres.
+        kind: String,
+        /// The target's id (letters, digits, '-').
+        id: String,
+        /// Settings as NAME=VALUE (endpoint, auth_token, address, key, format, ...).
+        settings: Vec<String>,
+    },
+    /// Remove a target added with `add`; its queued events wait until it is added again.
+    Remove {
+        alias: String,
+        kind: String,
+        id: String,
+    },
 }
 
 fn event_targets_text(v: &Value) -> String {
@@ -892,6 +911,46 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
             let v = call(&aliases::get(&alias)?, "GET", "/event-targets", None).await?;
             out.show(&v, event_targets_text);
         }
+        AdminCommand::Event(EventCommand::Target(EventTargetCommand::Add {
+            alias,
+            kind,
+            id,
+            settings,
+        })) => {
+            let mut map = serde_json::Map::new();
+            for kv in &settings {
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("settings are NAME=VALUE, not {kv:?}"))?;
+                map.insert(k.to_owned(), Value::String(v.to_owned()));
+            }
+            let path = format!("/event-targets/{}/{}", seg(&kind)?, seg(&id)?);
+            let v = call(
+                &aliases::get(&alias)?,
+                "PUT",
+                &path,
+                body(&Value::Object(map)),
+            )
+            .await?;
+            out.show(&v, |v| {
+                format!(
+                    "Added {} ({})",
+                    v["arn"].as_str().unwrap_or_default(),
+                    v["endpoint"].as_str().unwrap_or_default()
+                )
+            });
+        }
+        AdminCommand::Event(EventCommand::Target(EventTargetCommand::Remove {
+            alias,
+            kind,
+            id,
+        })) => {
+            let path = format!("/event-targets/{}/{}", seg(&kind)?, seg(&id)?);
+            let v = call(&aliases::get(&alias)?, "DELETE", &path, None).await?;
+            out.show(&v, |v| {
+                format!("Removed {}", v["arn"].as_str().unwrap_or_default())
+            });
+        }
         AdminCommand::Kms(KmsCommand::Status { alias }) => {
             let v = call(&aliases::get(&alias)?, "GET", "/kms/status", None).await?;
             out.show(&v, |v| {
@@ -901,11 +960,22 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                     .flatten()
                     .filter_map(Value::as_str)
                     .collect();
+                let other: Vec<&str> = v["other_keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
                 format!(
-                    "Current key: {}\nPrevious keys: {}",
+                    "Current key: {}\nOther keys (by SSE-KMS key id): {}\nPrevious keys: {}",
                     v["current_key"]
                         .as_str()
                         .unwrap_or("(none: SSE-S3 not configured)"),
+                    if other.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        other.join(", ")
+                    },
                     if prev.is_empty() {
                         "(none)".to_owned()
                     } else {
