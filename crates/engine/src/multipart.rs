@@ -272,28 +272,56 @@ impl Engine {
             .as_deref()
             .and_then(|r| crate::rule_for(r, &upload.key))
         {
-            // The first bytes of the object are the first bytes of its first part.
+            // The first bytes of the object are the first bytes of its first
+            // part: read as plaintext (SSE-S3 parts are sealed on disk). For
+            // SSE-C only the client holds the key, so only the declared type
+            // and the size can be checked.
             let first = chosen[0];
             let head_len = first.size.min(almacen_blob::HEAD_LEN as u64);
-            let mut head = Vec::new();
-            let mut stream = almacen_blob::read_segments(
-                &self.blobs,
-                vec![almacen_blob::Segment {
-                    blob: first.blob.clone(),
-                    size: first.size,
-                }],
-                0,
-                head_len,
-            );
-            while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
-                head.extend_from_slice(&chunk.map_err(|e| EngineError::Internal(e.to_string()))?);
+            let segment = vec![almacen_blob::Segment {
+                blob: first.blob.clone(),
+                size: first.size,
+            }];
+            let stream = match &upload.attrs.sse {
+                None => Some(almacen_blob::read_segments(
+                    &self.blobs,
+                    segment,
+                    0,
+                    head_len,
+                )),
+                Some(sse) if !sse.is_customer_key() => {
+                    let key = self.object_key(sse, &upload.bucket, &upload.key)?;
+                    Some(almacen_blob::read_sealed_segments(
+                        &self.blobs,
+                        key,
+                        segment,
+                        0,
+                        head_len,
+                    ))
+                }
+                Some(_) => None,
+            };
+            match stream {
+                Some(mut stream) => {
+                    let mut head = Vec::new();
+                    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+                        head.extend_from_slice(
+                            &chunk.map_err(|e| EngineError::Internal(e.to_string()))?,
+                        );
+                    }
+                    crate::upload_rules::check_upload(
+                        rule,
+                        upload.attrs.headers.content_type.as_deref(),
+                        size,
+                        &head,
+                    )?;
+                }
+                None => crate::upload_rules::check_declared(
+                    rule,
+                    upload.attrs.headers.content_type.as_deref(),
+                    Some(size),
+                )?,
             }
-            crate::upload_rules::check_upload(
-                rule,
-                upload.attrs.headers.content_type.as_deref(),
-                size,
-                &head,
-            )?;
         }
         let mut md5 = md5::Md5::new();
         for p in &chosen {
