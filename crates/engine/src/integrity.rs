@@ -299,13 +299,9 @@ impl Engine {
         bucket: &str,
         referenced: &mut std::collections::HashSet<String>,
     ) -> Result<(), EngineError> {
-        let mut query = almacen_meta::UploadListQuery {
-            max: PAGE,
-            ..Default::default()
-        };
-        loop {
-            let page = self.meta.list_uploads(bucket, query.clone()).await?;
-            for u in &page.uploads {
+        let mut pages = crate::walk::UploadPages::new(self.meta.clone(), bucket);
+        while let Some(uploads) = pages.next_page().await? {
+            for u in &uploads {
                 let mut after = 0;
                 loop {
                     let parts = self.meta.list_parts(&u.upload_id, after, PAGE).await?;
@@ -314,14 +310,8 @@ impl Engine {
                     referenced.extend(parts.into_iter().map(|p| p.blob));
                 }
             }
-            match page.uploads.last() {
-                Some(last) if page.truncated => {
-                    query.key_marker = Some(last.key.clone());
-                    query.upload_id_marker = Some(last.upload_id.clone());
-                }
-                _ => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     /// Reads one version through the checking read path, paced.

@@ -4,7 +4,6 @@
 //! readable throughout because the previous keys stay configured until the
 //! rotation reports nothing left under them.
 
-use almacen_meta::{MetaError, UploadListQuery};
 use serde::{Deserialize, Serialize};
 
 use crate::{Engine, EngineError, ObjectAttrs, UploadAttrs};
@@ -125,27 +124,16 @@ impl Engine {
         Ok(report)
     }
 
-    async fn uploads_under_old_key(&self, bucket: &str, current: &str) -> Result<u64, MetaError> {
+    async fn uploads_under_old_key(&self, bucket: &str, current: &str) -> Result<u64, EngineError> {
         let mut n = 0;
-        let mut query = UploadListQuery {
-            max: 1000,
-            ..UploadListQuery::default()
-        };
-        loop {
-            let page = self.meta.list_uploads(bucket, query.clone()).await?;
-            n += page
-                .uploads
+        let mut pages = crate::walk::UploadPages::new(self.meta.clone(), bucket);
+        while let Some(uploads) = pages.next_page().await? {
+            n += uploads
                 .iter()
                 .filter_map(|u| UploadAttrs::decode(&u.attrs).ok()?.sse)
                 .filter(|s| !s.is_customer_key() && s.key_id != current)
                 .count() as u64;
-            match page.uploads.last() {
-                Some(last) if page.truncated => {
-                    query.key_marker = Some(last.key.clone());
-                    query.upload_id_marker = Some(last.upload_id.clone());
-                }
-                _ => return Ok(n),
-            }
         }
+        Ok(n)
     }
 }

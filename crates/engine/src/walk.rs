@@ -64,3 +64,46 @@ impl VersionPages {
         Ok(Some(rows))
     }
 }
+
+/// The multipart uploads of one bucket, a page at a time.
+pub(crate) struct UploadPages {
+    meta: Arc<dyn MetaStore>,
+    bucket: String,
+    query: almacen_meta::UploadListQuery,
+    done: bool,
+}
+
+impl UploadPages {
+    pub(crate) fn new(meta: Arc<dyn MetaStore>, bucket: &str) -> Self {
+        Self {
+            meta,
+            bucket: bucket.to_owned(),
+            query: almacen_meta::UploadListQuery {
+                max: PAGE,
+                ..Default::default()
+            },
+            done: false,
+        }
+    }
+
+    /// The next page of uploads, or `None` at the end.
+    pub(crate) async fn next_page(
+        &mut self,
+    ) -> Result<Option<Vec<almacen_meta::UploadRow>>, EngineError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .meta
+            .list_uploads(&self.bucket, self.query.clone())
+            .await?;
+        match page.uploads.last() {
+            Some(last) if page.truncated => {
+                self.query.key_marker = Some(last.key.clone());
+                self.query.upload_id_marker = Some(last.upload_id.clone());
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(page.uploads))
+    }
+}

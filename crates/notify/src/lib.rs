@@ -34,7 +34,7 @@ pub use config::{
     ConfigError, Format, NatsSpec, PostgresSpec, RedisSpec, SECRET_SETTINGS, Secret, TARGET_KINDS,
     Target, TargetSpec, WebhookSpec, target_from_settings, targets_from_env,
 };
-pub use sink::DeliveryError;
+pub use sink::{DeliveryError, JsonPoster};
 pub use stats::{DeliveryStats, TargetReport, TargetStats, publish, published};
 
 use event::Event;

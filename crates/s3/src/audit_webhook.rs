@@ -14,8 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 
 use crate::audit::AuditRecord;
@@ -104,18 +102,25 @@ impl AuditWebhook {
     pub fn start(target: AuditWebhookTarget) -> Self {
         let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
         tokio::spawn(async move {
-            let mut conn: Option<Conn> = None;
+            let mut poster = almacen_notify::JsonPoster::new(
+                target.endpoint.clone(),
+                target.auth_token.clone().map(almacen_notify::Secret::new),
+            );
             while let Some(record) = rx.recv().await {
                 let mut tries = 0u32;
                 loop {
-                    match post(&target, &mut conn, record.clone()).await {
-                        Ok(()) => break,
-                        Err(e) => {
-                            conn = None;
+                    let sent = tokio::time::timeout(TIMEOUT, poster.post(record.clone())).await;
+                    match sent {
+                        Ok(Ok(())) => break,
+                        failed => {
                             tries += 1;
                             let wait = Duration::from_millis(250 << tries.min(7)).min(MAX_BACKOFF);
                             if tries == 1 {
-                                tracing::warn!(target = %target.id, endpoint = %target.endpoint, error = %e, "audit webhook delivery failed; retrying");
+                                let error = match &failed {
+                                    Ok(Err(e)) => e.to_string(),
+                                    _ => "timed out".to_owned(),
+                                };
+                                tracing::warn!(target = %target.id, endpoint = %target.endpoint, %error, "audit webhook delivery failed; retrying");
                             }
                             tokio::time::sleep(wait).await;
                         }
@@ -139,64 +144,5 @@ impl AuditWebhook {
         {
             tracing::warn!("audit webhook queue full: records are being dropped");
         }
-    }
-}
-
-type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-async fn post(
-    target: &AuditWebhookTarget,
-    conn: &mut Option<Conn>,
-    body: Bytes,
-) -> Result<(), String> {
-    tokio::time::timeout(TIMEOUT, post_inner(target, conn, body))
-        .await
-        .map_err(|_| "timed out".to_owned())?
-}
-
-async fn post_inner(
-    target: &AuditWebhookTarget,
-    conn: &mut Option<Conn>,
-    body: Bytes,
-) -> Result<(), String> {
-    let uri: http::Uri = target
-        .endpoint
-        .parse()
-        .map_err(|e| format!("bad endpoint: {e}"))?;
-    let authority = uri.authority().ok_or("endpoint has no host")?.clone();
-    if conn.as_ref().is_none_or(|c| c.is_closed()) {
-        let addr = format!(
-            "{}:{}",
-            authority.host(),
-            authority.port_u16().unwrap_or(80)
-        );
-        let stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        let (sender, c) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(c);
-        *conn = Some(sender);
-    }
-    let sender = conn.as_mut().ok_or("no connection")?;
-    sender.ready().await.map_err(|e| e.to_string())?;
-    let mut req = http::Request::builder()
-        .method("POST")
-        .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(http::header::HOST, authority.as_str())
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::CONTENT_LENGTH, body.len());
-    if let Some(t) = &target.auth_token {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let _ = resp.into_body().collect().await;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("endpoint answered {status}"))
     }
 }

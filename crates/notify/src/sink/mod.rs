@@ -7,6 +7,8 @@ mod postgres;
 mod redis;
 mod webhook;
 
+pub use webhook::JsonPoster;
+
 use std::time::Duration;
 
 use crate::config::{Target, TargetSpec};
