@@ -16,6 +16,7 @@ import queue
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -78,12 +79,16 @@ class AlmacenServer:
         binary: str | None = None,
         extra_env: dict | None = None,
         server_args: list[str] | None = None,
+        ca_file: str | None = None,
     ):
         self.binary = binary or find_binary()
         # The command line after the binary; default `server DATA --address
         # 127.0.0.1:0`. Callers that pass their own (the compose-file test)
         # must make the server listen on 127.0.0.1:0 some other way.
         self.server_args = server_args
+        # The authority an HTTPS server's certificate chains to (clients,
+        # the health check and the admin CLI trust it).
+        self.ca_file = ca_file
         self.extra_env = dict(extra_env or {})
         self._own_data_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="almacen-data-")
@@ -166,7 +171,8 @@ class AlmacenServer:
             if self.proc.poll() is not None:
                 self._abort_start("process exited during health check")
             try:
-                with urllib.request.urlopen(url, timeout=min(remaining, 2.0)) as resp:
+                ctx = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+                with urllib.request.urlopen(url, timeout=min(remaining, 2.0), context=ctx) as resp:
                     if resp.status == 200:
                         break
                     last_err = f"status {resp.status}"
@@ -242,9 +248,11 @@ class AlmacenServer:
         """
         ak = access_key if access_key is not None else self.access_key
         sk = secret_key if secret_key is not None else self.secret_key
-        host = self.endpoint.split("://", 1)[1]
+        scheme, host = self.endpoint.split("://", 1)
         env = dict(os.environ)
-        env["ALMACEN_HOST_srv"] = f"http://{urllib.parse.quote(ak, safe='')}:{urllib.parse.quote(sk, safe='')}@{host}"
+        if self.ca_file:
+            env["SSL_CERT_FILE"] = self.ca_file
+        env["ALMACEN_HOST_srv"] = f"{scheme}://{urllib.parse.quote(ak, safe='')}:{urllib.parse.quote(sk, safe='')}@{host}"
         env["ALMACEN_CONFIG_DIR"] = self.log_dir
         return subprocess.run(
             [self.binary, "admin", "--json", *args],
@@ -293,6 +301,7 @@ class AlmacenServer:
             aws_secret_access_key=secret_key if secret_key is not None else self.secret_key,
             region_name=self.region,
             config=Config(**cfg),
+            verify=self.ca_file if self.ca_file else None,
         )
         if checksum_transport == "trailer":
             client.meta.events.register("before-call.s3", _force_trailer_checksum)

@@ -65,7 +65,22 @@ impl Server {
         Self::launch(data_dir, &[])
     }
 
+    /// Starts an HTTPS server on a fresh data folder whose certs folder is
+    /// `certs_dir` (see [`certgen`]); its endpoint is `https://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn start_tls(certs_dir: &Path) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let certs = certs_dir.to_str().expect("utf-8 path");
+        let mut s = Self::launch_with(tmp.path(), &[], &["--certs-dir", certs]);
+        s._tmp = Some(tmp);
+        s
+    }
+
     fn launch(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch_with(data_dir, env, &[])
+    }
+
+    fn launch_with(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Self {
         let bin = binary();
         assert!(
             bin.exists(),
@@ -76,6 +91,7 @@ impl Server {
             .arg("server")
             .arg(data_dir)
             .args(["--address", "127.0.0.1:0"])
+            .args(args)
             .env("MINIO_ROOT_USER", ACCESS_KEY)
             .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
             .env("RUST_LOG", "warn,s3s=off")
@@ -229,6 +245,50 @@ pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk
         .endpoint_url(endpoint)
         .credentials_provider(creds)
         .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Writes a private authority and a certificate for `hosts` into `dir`
+/// with `almacen certgen`; returns the authority's PEM (what clients trust).
+#[must_use]
+pub fn certgen(dir: &Path, hosts: &str) -> Vec<u8> {
+    let out = Command::new(binary())
+        .args(["certgen", "--host", hosts, "--out"])
+        .arg(dir)
+        .output()
+        .expect("run almacen certgen");
+    assert!(
+        out.status.success(),
+        "almacen certgen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.join("CAs").join("ca.crt")).expect("CAs/ca.crt")
+}
+
+/// An S3 client that trusts only the authority `ca_pem` (HTTPS endpoints).
+#[must_use]
+pub fn tls_client_for(endpoint: &str, ca_pem: &[u8]) -> aws_sdk_s3::Client {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(
+            tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(ca_pem.to_vec()))
+                .build()
+                .expect("TLS context"),
+        )
+        .build_https();
+    let creds = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test");
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .http_client(http)
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }

@@ -32,6 +32,9 @@ pub enum Command {
     /// Copy every bucket (settings, objects, versions) from one S3 endpoint to
     /// another, e.g. from MinIO to almacen; run it again to resume.
     Mirror(crate::mirror::MirrorArgs),
+    /// Write a private authority and a certificate signed by it into a certs
+    /// folder, for HTTPS in trials, on a LAN and in tests.
+    Certgen(crate::certgen::CertgenArgs),
 }
 
 /// `almacen server` arguments.
@@ -47,6 +50,12 @@ pub struct ServerArgs {
     /// `ALMACEN_CONSOLE_ADDRESS` or `MINIO_CONSOLE_ADDRESS`. Default `:9001`.
     #[arg(long)]
     pub console_address: Option<String>,
+    /// Folder with `public.crt` and `private.key` (and one subfolder per
+    /// further certificate, chosen by SNI): HTTPS when it holds one. Also
+    /// `ALMACEN_CERTS_DIR`. Default `~/.almacen/certs`, or `~/.minio/certs`
+    /// when only that one exists.
+    #[arg(long, short = 'S')]
+    pub certs_dir: Option<PathBuf>,
 }
 
 /// Everything the server needs, resolved and validated.
@@ -55,6 +64,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub address: SocketAddr,
     pub console_address: String,
+    /// Where HTTPS certificates are looked for (none found: plain HTTP).
+    pub certs_dir: Option<PathBuf>,
     pub access_key: String,
     pub secret_key: String,
     pub default_credentials: bool,
@@ -287,6 +298,10 @@ impl ServerConfig {
             data_dir: args.data_dir,
             address,
             console_address,
+            certs_dir: args
+                .certs_dir
+                .or_else(|| env_any(&["ALMACEN_CERTS_DIR", "MINIO_CERTS_DIR"]).map(PathBuf::from))
+                .or_else(crate::tls::default_certs_dir),
             buckets,
             access_key,
             secret_key,

@@ -6,11 +6,13 @@
 
 mod admin;
 mod canned;
+mod certgen;
 mod config;
 mod mirror;
 mod provision;
 mod ready;
 mod serve;
+mod tls;
 
 use clap::Parser as _;
 
@@ -32,6 +34,7 @@ fn main() -> std::process::ExitCode {
         config::Command::Admin(args) => admin::run(args),
         config::Command::Ready(args) => return ready::main(&args),
         config::Command::Mirror(args) => mirror::run(&args),
+        config::Command::Certgen(args) => certgen::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

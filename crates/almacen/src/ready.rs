@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
@@ -80,22 +80,8 @@ async fn probe(base: &str) -> anyhow::Result<http::StatusCode> {
     let uri: http::Uri = format!("{base}/minio/health/ready")
         .parse()
         .with_context(|| format!("invalid URL {base}"))?;
-    if uri.scheme_str() != Some("http") {
-        bail!("{base}: only http:// endpoints are supported by this version");
-    }
     let authority = uri.authority().context("the URL has no host")?.clone();
-    // (host, port), not "host:port": an IPv6 host has colons of its own.
-    let addr = (
-        authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        authority.port_u16().unwrap_or(80),
-    );
-    let stream = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
-        .await
-        .with_context(|| format!("cannot connect to {authority}"))?;
+    let stream = crate::tls::connect(&uri).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .context("HTTP handshake")?;

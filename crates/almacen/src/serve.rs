@@ -17,6 +17,8 @@ use crate::config::ServerConfig;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the server until SIGINT or SIGTERM.
 ///
@@ -97,6 +99,11 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         cfg.notify_targets.iter().map(|t| t.arn.clone()).collect(),
         "",
     ));
+    let tls = match &cfg.certs_dir {
+        Some(dir) => crate::tls::ServerTls::load(dir)
+            .with_context(|| format!("HTTPS certificates in {}", dir.display()))?,
+        None => None,
+    };
     let tracer = almacen_s3::trace::Tracer::default();
     let s3 = almacen_s3::build_service(
         engine.clone(),
@@ -104,7 +111,8 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         &FrontConfig {
             access_key: cfg.access_key.clone(),
             notify_targets: live_targets,
-            sse_c_insecure: cfg.sse_c_insecure,
+            // Under HTTPS every connection is encrypted, so customer keys may come.
+            sse_c_insecure: cfg.sse_c_insecure || tls.is_some(),
             domains: cfg.domains.clone(),
             server_url: cfg.server_url.clone(),
             root_ignores_bucket_policy: cfg.root_ignores_bucket_policy,
@@ -144,11 +152,16 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             "using the default root credentials minioadmin/minioadmin: set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD"
         );
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let shown = if local.ip().is_unspecified() {
-        format!("http://127.0.0.1:{}", local.port())
+        format!("{scheme}://127.0.0.1:{}", local.port())
     } else {
-        format!("http://{local}")
+        format!("{scheme}://{local}")
     };
+    if let (Some(t), Some(dir)) = (&tls, &cfg.certs_dir) {
+        tracing::info!(dir = %dir.display(), "HTTPS with the certificates in the certs folder");
+        t.spawn_reloader();
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "almacen {}", env!("CARGO_PKG_VERSION"));
@@ -228,15 +241,17 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             () = &mut shutdown => break,
         };
         let _ = socket.set_nodelay(true);
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(socket), front.for_peer(peer));
-        let conn = graceful.watch(conn);
+        let service = front.for_peer(peer);
+        let watcher = graceful.watcher();
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let Some(acceptor) = acceptor else {
+                return serve_connection(socket, service, watcher).await;
+            };
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+                Ok(Ok(stream)) => serve_connection(stream, service, watcher).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
         });
     }
@@ -247,6 +262,21 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("requests still running after the shutdown grace period"),
     }
     Ok(())
+}
+
+/// Serves HTTP/1.1 with keep-alive on one accepted connection, plain or TLS.
+async fn serve_connection<I>(io: I, service: Front, watcher: hyper_util::server::graceful::Watcher)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 async fn shutdown_signal() {

@@ -8,3 +8,4 @@ mod encryption;
 mod multipart;
 mod objects;
 mod restart;
+mod tls;

@@ -56,7 +56,7 @@ impl Reply {
 /// Sends `method path?query` with `body` to the alias's server, signed with its keys.
 ///
 /// # Errors
-/// The server cannot be reached, or the alias URL is not `http://`.
+/// The server cannot be reached, or the alias URL is neither `http://` nor `https://`.
 pub async fn send(
     alias: &Alias,
     method: &str,
@@ -137,17 +137,14 @@ async fn open(
         .url
         .parse()
         .with_context(|| format!("invalid URL {}", alias.url))?;
-    if base.scheme_str() != Some("http") {
-        bail!(
-            "{}: only http:// endpoints are supported by this version of the CLI",
-            alias.url
-        );
-    }
     let authority = base
         .authority()
         .with_context(|| format!("{} has no host", alias.url))?
         .clone();
-    let url = format!("http://{authority}{path_and_query}");
+    let url = format!(
+        "{}://{authority}{path_and_query}",
+        base.scheme_str().unwrap_or("http")
+    );
     let mut req = http::Request::builder()
         .method(method)
         .uri(&url)
@@ -193,14 +190,7 @@ async fn open(
     instructions.apply_to_request_http1x(&mut req);
     let req = req.map(|()| Full::new(Bytes::from(body)));
 
-    let addr = format!(
-        "{}:{}",
-        authority.host(),
-        authority.port_u16().unwrap_or(80)
-    );
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .with_context(|| format!("cannot connect to {authority}"))?;
+    let stream = crate::tls::connect(&base).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .context("HTTP handshake")?;
