@@ -104,6 +104,51 @@ pub struct ServerConfig {
     pub scrub_interval: std::time::Duration,
     /// Buckets to create at start (`ALMACEN_BUCKETS`).
     pub buckets: Vec<crate::provision::BucketSpec>,
+    /// Connection caps and slow-client timeouts.
+    pub limits: crate::limits::Limits,
+}
+
+/// A positive whole number from `var`, or `default` when unset.
+fn positive(var: &str, default: u64) -> anyhow::Result<u64> {
+    match env_any(&[var]) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("{var}={v:?} is not a positive number")),
+    }
+}
+
+/// Connection caps and slow-client timeouts from the environment.
+fn limits_from_env() -> anyhow::Result<crate::limits::Limits> {
+    let d = crate::limits::Limits::default();
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let window = positive("ALMACEN_BODY_TIMEOUT_SECONDS", d.body_rate.window.as_secs())?;
+    let min_rate = match env_any(&["ALMACEN_BODY_MIN_RATE"]) {
+        None => d.body_rate.min_bytes / d.body_rate.window.as_secs().max(1),
+        Some(v) => parse_bytes(&v).with_context(|| {
+            format!("ALMACEN_BODY_MIN_RATE={v:?} is not a byte rate such as 1KiB")
+        })?,
+    };
+    Ok(crate::limits::Limits {
+        max_connections: to_usize(positive(
+            "ALMACEN_MAX_CONNECTIONS",
+            d.max_connections as u64,
+        )?),
+        max_per_client: to_usize(positive(
+            "ALMACEN_MAX_CONNECTIONS_PER_CLIENT",
+            d.max_per_client as u64,
+        )?),
+        header_timeout: std::time::Duration::from_secs(positive(
+            "ALMACEN_HEADER_TIMEOUT_SECONDS",
+            d.header_timeout.as_secs(),
+        )?),
+        body_rate: almacen_s3::slow_body::BodyRate {
+            window: std::time::Duration::from_secs(window),
+            min_bytes: min_rate.saturating_mul(window),
+        },
+    })
 }
 
 /// Parses a comma-separated list of `name:base64` master keys from `var`,
@@ -277,6 +322,7 @@ impl ServerConfig {
             );
         }
         Ok(Self {
+            limits: limits_from_env()?,
             root_ignores_bucket_policy: env_any(&["ALMACEN_ROOT_IGNORES_BUCKET_POLICY"])
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
             kms_previous,

@@ -8,6 +8,7 @@ mod admin;
 mod canned;
 mod certgen;
 mod config;
+mod limits;
 mod mirror;
 mod provision;
 mod ready;

@@ -13,8 +13,6 @@ use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
 
-/// How long a client may take to send its request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a client may take over its TLS handshake.
@@ -123,6 +121,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
     let mut front = Front::new(s3, engine.clone(), cors)
+        .with_body_rate(cfg.limits.body_rate)
         .with_metrics(metrics)
         .with_tracer(tracer);
     let audit_hooks = almacen_s3::audit_webhook::targets_from_env(std::env::vars())
@@ -227,6 +226,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     });
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limiter = crate::limits::ConnLimiter::new(cfg.limits);
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         let (socket, peer) = tokio::select! {
@@ -240,16 +240,25 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
             },
             () = &mut shutdown => break,
         };
+        let Some(permit) = limiter.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: too many open connections");
+            if tls.is_none() {
+                tokio::spawn(refuse(socket));
+            }
+            continue;
+        };
         let _ = socket.set_nodelay(true);
         let service = front.for_peer(peer);
+        let header_timeout = cfg.limits.header_timeout;
         let watcher = graceful.watcher();
         let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             let Some(acceptor) = acceptor else {
-                return serve_connection(socket, service, watcher).await;
+                return serve_connection(socket, service, watcher, header_timeout).await;
             };
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
-                Ok(Ok(stream)) => serve_connection(stream, service, watcher).await,
+                Ok(Ok(stream)) => serve_connection(stream, service, watcher, header_timeout).await,
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
@@ -265,18 +274,34 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
 }
 
 /// Serves HTTP/1.1 with keep-alive on one accepted connection, plain or TLS.
-async fn serve_connection<I>(io: I, service: Front, watcher: hyper_util::server::graceful::Watcher)
-where
+async fn serve_connection<I>(
+    io: I,
+    service: Front,
+    watcher: hyper_util::server::graceful::Watcher,
+    header_timeout: Duration,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_timeout)
+        .max_headers(crate::limits::MAX_HEADERS)
+        .max_header_size(crate::limits::MAX_HEADER_BYTES)
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), service);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }
+}
+
+/// Tells a plain-HTTP connection over the caps to slow down, then closes it.
+async fn refuse(mut socket: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = socket.write_all(crate::limits::OVER_CAP_RESPONSE).await;
+        let _ = socket.shutdown().await;
+    })
+    .await;
 }
 
 async fn shutdown_signal() {

@@ -125,6 +125,12 @@ pub fn s3_err(code: S3ErrorCode, msg: impl Into<String>) -> S3Error {
 /// client's signature problems, not a short body.
 pub fn upload_err(e: EngineError) -> S3Error {
     if let EngineError::IncompleteBody(msg) = &e {
+        if msg.contains(crate::slow_body::TOO_SLOW) {
+            return S3Error::with_message(
+                S3ErrorCode::RequestTimeout,
+                "Your socket connection to the server was not read from or written to within the timeout period.",
+            );
+        }
         if msg.contains("Sha256Mismatch") {
             let mut err = S3Error::with_message(
                 S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),

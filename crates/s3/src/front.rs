@@ -60,6 +60,7 @@ pub struct Front {
     tracer: Option<crate::trace::Tracer>,
     audit_webhooks: Vec<std::sync::Arc<crate::audit_webhook::AuditWebhook>>,
     peer: Option<std::net::SocketAddr>,
+    body_rate: Option<crate::slow_body::BodyRate>,
 }
 
 /// The S3 error code of an error response, noted while decorating it.
@@ -80,6 +81,16 @@ impl Front {
             tracer: None,
             audit_webhooks: Vec::new(),
             peer: None,
+            body_rate: None,
+        }
+    }
+
+    /// Cuts off request bodies that arrive slower than `rate`.
+    #[must_use]
+    pub fn with_body_rate(self, rate: crate::slow_body::BodyRate) -> Self {
+        Self {
+            body_rate: Some(rate),
+            ..self
         }
     }
 
@@ -422,7 +433,11 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for Front {
 
     fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let me = self.clone();
-        Box::pin(async move { me.handle(req.map(Body::from)).await })
+        let req = match self.body_rate {
+            Some(rate) => req.map(|b| Body::http_body(crate::slow_body::MinRateBody::new(b, rate))),
+            None => req.map(Body::from),
+        };
+        Box::pin(async move { me.handle(req).await })
     }
 }
 

@@ -31,6 +31,7 @@ mod multipart_ops;
 mod notification_ops;
 mod object_lock_ops;
 mod object_ops;
+pub mod slow_body;
 mod tagging_ops;
 pub mod trace;
 mod versioning_ops;
