@@ -43,6 +43,7 @@ pub fn validate_bucket_name(name: &str) -> Result<(), EngineError> {
         || name.starts_with("sthree-")
         || name.ends_with("-s3alias")
         || name.ends_with("--ol-s3")
+        || name.ends_with("--x-s3")
     {
         return bad("uses a reserved prefix or suffix");
     }

@@ -217,6 +217,16 @@ impl Expected {
                 }
             }
         }
+        // A declared trailer that never came means the body was cut short
+        // before its end: not an object.
+        if let Some(a) = self.trailer
+            && claimed.get(a).is_none()
+        {
+            return Err(s3_err(
+                S3ErrorCode::IncompleteBody,
+                format!("The request body ended before its {} trailer.", a.header()),
+            ));
+        }
         for (a, v) in claimed.iter() {
             if digests.checksums.get(a) != Some(v) {
                 return Err(s3_err(

@@ -313,7 +313,7 @@ impl Front {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }
         sigv2_bucket_path(&mut req);
-        let req = substitute_post_filename(req).await;
+        let mut req = substitute_post_filename(req).await;
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;
@@ -356,7 +356,9 @@ impl Front {
         } else {
             match self.health(&req).await {
                 Some(r) => r,
-                None => match presigned_expiry_error(&req) {
+                None => match presigned_expiry_error(&req)
+                    .or_else(|| crate::hygiene::sanitize(&mut req))
+                {
                     Some(e) => e
                         .to_http_response()
                         .map_err(|e| HttpError::new(Box::new(e)))?,
@@ -490,7 +492,13 @@ async fn decorate_error(resp: Response<Body>, path: &str, rid: &str) -> Response
     let Ok(collected) = body.collect().await else {
         return Response::from_parts(parts, Body::empty());
     };
-    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    let mut text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    // s3s answers a method no operation has on this resource (POST on an
+    // object without `?uploads`, ...) with 501; S3 says 405.
+    if parts.status == StatusCode::NOT_IMPLEMENTED && text.contains("Unknown operation") {
+        parts.status = StatusCode::METHOD_NOT_ALLOWED;
+        text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message></Error>".to_owned();
+    }
     if let Some(code) = text
         .split_once("<Code>")
         .and_then(|(_, r)| r.split_once("</Code>"))

@@ -23,6 +23,7 @@ pub mod error;
 pub mod event_targets;
 pub mod front;
 mod host;
+mod hygiene;
 mod lifecycle_ops;
 mod list_ops;
 pub mod listen_ops;

@@ -1163,8 +1163,21 @@ impl Almacen {
             .stage_sealed(body, expected.set, limit, seal)
             .await
             .map_err(upload_err)?;
-        // With aws-chunked bodies Content-Length counts the framing; s3s has
-        // checked x-amz-decoded-content-length against the decoded bytes.
+        // With aws-chunked bodies Content-Length counts the framing and
+        // x-amz-decoded-content-length the object: a stream that ended early
+        // (or ran long) must not become an object.
+        if let Some(decoded) = headers.get("x-amz-decoded-content-length")
+            && decoded
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                != Some(staged.size)
+        {
+            return Err(s3_err(
+                S3ErrorCode::IncompleteBody,
+                "You did not provide the number of bytes specified by the x-amz-decoded-content-length header.",
+            ));
+        }
         if let Some(len) = content_length
             && u64::try_from(len).ok() != Some(staged.size)
             && headers.get("x-amz-decoded-content-length").is_none()
