@@ -23,7 +23,7 @@ pub mod error;
 pub mod event_targets;
 pub mod front;
 mod host;
-mod hygiene;
+pub mod hygiene;
 mod lifecycle_ops;
 mod list_ops;
 pub mod listen_ops;
@@ -57,7 +57,8 @@ pub struct FrontConfig {
     /// ARNs of the event notification targets, kept current as targets are
     /// added and removed at run time.
     pub notify_targets: NotifyTargets,
-    /// Accept SSE-C over plain HTTP (S3 refuses it; this version has no TLS yet).
+    /// Accept customer keys (SSE-C): always under HTTPS, over plain HTTP only
+    /// when the operator allows it (S3 refuses SSE-C without TLS).
     pub sse_c_insecure: bool,
     /// The public URL clients reach the server at (`MINIO_SERVER_URL`),
     /// used in the URLs the server writes into responses; without it they
