@@ -63,6 +63,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load users and policies: {e}"))?;
     let iam = std::sync::Arc::new(iam);
+    let console_iam = iam.clone();
     let delivery = std::sync::Arc::new(almacen_notify::DeliveryStats::default());
     let metrics = std::sync::Arc::new(almacen_s3::metrics::Metrics::new(
         engine.clone(),
@@ -114,6 +115,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
+    let console_metrics = metrics.clone();
     let mut front = Front::new(s3, engine.clone(), cors)
         .with_metrics(metrics)
         .with_tracer(tracer);
@@ -149,15 +151,41 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     } else {
         format!("http://{local}")
     };
+    // The web console: its own port, acting through signed calls to ours.
+    let console_shown = match bind_console(&cfg.console_address).await {
+        Ok(l) => {
+            let addr = l.local_addr().context("console address")?;
+            let console = almacen_console::Console::new(almacen_console::ConsoleConfig {
+                s3_endpoint: format!("http://127.0.0.1:{}", local.port()),
+                public_url: cfg.server_url.clone(),
+                api_port: local.port(),
+                region: cfg.region.clone(),
+                secure_cookie: false,
+                limits: almacen_console::Limits::default(),
+                iam: console_iam,
+                metrics: Some(console_metrics),
+            });
+            tokio::spawn(async move {
+                if let Err(e) = console.serve(l).await {
+                    tracing::warn!(error = %e, "the console stopped");
+                }
+            });
+            if addr.ip().is_unspecified() {
+                format!("http://127.0.0.1:{}", addr.port())
+            } else {
+                format!("http://{addr}")
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the console is not served");
+            format!("not served ({e:#})")
+        }
+    };
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "almacen {}", env!("CARGO_PKG_VERSION"));
         let _ = writeln!(out, "API: {shown}");
-        let _ = writeln!(
-            out,
-            "Console: not served by this version (--console-address {} accepted for compatibility)",
-            cfg.console_address
-        );
+        let _ = writeln!(out, "Console: {console_shown}");
         let _ = writeln!(out, "RootUser: {}", cfg.access_key);
         let _ = writeln!(out, "Region: {}", cfg.region);
         let _ = out.flush();
@@ -247,6 +275,15 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("requests still running after the shutdown grace period"),
     }
     Ok(())
+}
+
+/// Binds the console's port; a console that cannot listen (the port is
+/// taken) leaves the S3 port serving.
+async fn bind_console(address: &str) -> anyhow::Result<TcpListener> {
+    let addr = crate::config::parse_address(address)?;
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 async fn shutdown_signal() {
