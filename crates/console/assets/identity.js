@@ -64,7 +64,7 @@ export async function identityView() {
         h("td", { class: "num" }, h("button", { type: "button", class: "secondary", onclick: () => { pname.value = x.name; pdoc.value = JSON.stringify(JSON.parse(x.document), null, 2); pdoc.focus(); } }, x.builtin ? "View" : "Edit"), " ",
           x.builtin ? null : h("button", { type: "button", class: "danger", onclick: async () => { if (window.confirm(`Delete policy ${x.name}?`) && await guard(() => admin("DELETE", `policies/${enc(x.name)}`))) render(); } }, "Delete")))))),
       h("h2", {}, "Create or edit a policy"), h("div", { class: "row" }, pname), pdoc, perr,
-      h("div", { class: "row" }, h("button", { type: "button", onclick: async () => {
+      h("div", { class: "row" }, h("button", { type: "button", id: "save-policy", onclick: async () => {
         const problem = jsonProblem(pdoc.value); if (problem) { perr.textContent = problem; return; }
         const ok = await guard(async () => { await admin("PUT", `policies/${enc(pname.value)}`, JSON.parse(pdoc.value)); return true; }, perr);
         if (ok) { toast("Policy saved"); render(); }

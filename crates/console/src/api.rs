@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use almacen_iam::{Context, Decision};
 use almacen_sign::Keys;
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::json;
@@ -64,7 +64,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     origin
         .split_once("://")
         .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
@@ -77,6 +80,7 @@ fn changes_state(method: &Method) -> bool {
 /// The caller's live session, checked for CSRF when the call changes state.
 /// 401 when there is none (the page then shows the login form), 403 when
 /// the CSRF token is missing or wrong.
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 fn authenticate(state: &State, method: &Method, headers: &HeaderMap) -> Result<Session, Response> {
     let Some(session) = cookie_id(headers).and_then(|id| state.sessions.touch(&id, Instant::now()))
     else {
@@ -87,7 +91,10 @@ fn authenticate(state: &State, method: &Method, headers: &HeaderMap) -> Result<S
         ));
     };
     if changes_state(method) {
-        let sent = headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
+        let sent = headers
+            .get(CSRF_HEADER)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
         if !same_origin(headers) || !bool::from(sent.ct_eq(session.csrf.as_bytes())) {
             return Err(error(
                 StatusCode::FORBIDDEN,
@@ -100,7 +107,11 @@ fn authenticate(state: &State, method: &Method, headers: &HeaderMap) -> Result<S
 }
 
 fn set_cookie(state: &State, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if state.cfg.secure_cookie { "; Secure" } else { "" };
+    let secure = if state.cfg.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
@@ -120,10 +131,18 @@ pub struct Login {
 /// secret, get 401; keys that are valid but may not list buckets still log in.
 pub async fn login(AxState(state): St, headers: HeaderMap, Json(form): Json<Login>) -> Response {
     if !same_origin(&headers) || !headers.contains_key(CSRF_HEADER) {
-        return error(StatusCode::FORBIDDEN, "CsrfTokenMismatch", "missing X-Almacen-Csrf header");
+        return error(
+            StatusCode::FORBIDDEN,
+            "CsrfTokenMismatch",
+            "missing X-Almacen-Csrf header",
+        );
     }
     if form.access_key.is_empty() || form.secret_key.is_empty() {
-        return error(StatusCode::UNAUTHORIZED, "InvalidLogin", "enter an access key and a secret key");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidLogin",
+            "enter an access key and a secret key",
+        );
     }
     let keys = Keys {
         access_key: form.access_key,
@@ -143,15 +162,31 @@ pub async fn login(AxState(state): St, headers: HeaderMap, Json(form): Json<Logi
     let resp = match tokio::time::timeout(LOGIN_TIMEOUT, check).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return error(StatusCode::BAD_GATEWAY, "ServerUnreachable", &e.1),
-        Err(_) => return error(StatusCode::GATEWAY_TIMEOUT, "ServerUnreachable", "the S3 port did not answer"),
+        Err(_) => {
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "ServerUnreachable",
+                "the S3 port did not answer",
+            );
+        }
     };
     let status = resp.status();
-    let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let accepted = status.is_success()
-        || (status == StatusCode::FORBIDDEN && String::from_utf8_lossy(&body).contains("<Code>AccessDenied</Code>"));
+        || (status == StatusCode::FORBIDDEN
+            && String::from_utf8_lossy(&body).contains("<Code>AccessDenied</Code>"));
     if !accepted {
         tracing::info!(access_key = %keys.access_key, %status, "console login refused");
-        return error(StatusCode::UNAUTHORIZED, "InvalidLogin", "wrong access key or secret key");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidLogin",
+            "wrong access key or secret key",
+        );
     }
     tracing::info!(access_key = %keys.access_key, "console login");
     let id = state.sessions.create(keys, Instant::now());
@@ -172,7 +207,8 @@ pub async fn logout(AxState(state): St, method: Method, headers: HeaderMap) -> R
         state.sessions.remove(&id);
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, set_cookie(&state, "", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&state, "", 0));
     resp
 }
 
@@ -223,7 +259,12 @@ const HINTED: &[(&str, bool)] = &[
 /// `GET /api/can?bucket=B`: which of the page's buttons the user's identity
 /// policies allow on `B`. Only hides buttons: the S3 port still decides
 /// each call (and a bucket policy may allow more than this says).
-pub async fn can(AxState(state): St, method: Method, headers: HeaderMap, Query(q): Query<CanQuery>) -> Response {
+pub async fn can(
+    AxState(state): St,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<CanQuery>,
+) -> Response {
     let s = match authenticate(&state, &method, &headers) {
         Ok(s) => s,
         Err(r) => return r,
@@ -235,7 +276,10 @@ pub async fn can(AxState(state): St, method: Method, headers: HeaderMap, Query(q
         } else {
             format!("arn:aws:s3:::{}", q.bucket)
         };
-        out.insert((*action).to_owned(), allowed(&state, &s.keys.access_key, action, &resource).into());
+        out.insert(
+            (*action).to_owned(),
+            allowed(&state, &s.keys.access_key, action, &resource).into(),
+        );
     }
     Json(out).into_response()
 }
@@ -252,14 +296,24 @@ pub struct Presign {
 
 /// `POST /api/presign`: a presigned GET for an object, signed with the
 /// user's keys for the S3 port's public URL, valid up to seven days.
-pub async fn presign(AxState(state): St, method: Method, headers: HeaderMap, Json(p): Json<Presign>) -> Response {
+pub async fn presign(
+    AxState(state): St,
+    method: Method,
+    headers: HeaderMap,
+    Json(p): Json<Presign>,
+) -> Response {
     let s = match authenticate(&state, &method, &headers) {
         Ok(s) => s,
         Err(r) => return r,
     };
     let base = state.cfg.public_url.clone().unwrap_or_else(|| {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
-        let name = host.parse::<http::uri::Authority>().map_or_else(|_| "127.0.0.1".to_owned(), |a| a.host().to_owned());
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let name = host
+            .parse::<http::uri::Authority>()
+            .map_or_else(|_| "127.0.0.1".to_owned(), |a| a.host().to_owned());
         format!("http://{name}:{}", state.cfg.api_port)
     });
     let mut url = format!(
@@ -273,7 +327,11 @@ pub async fn presign(AxState(state): St, method: Method, headers: HeaderMap, Jso
     }
     match almacen_sign::presign(&s.keys, "GET", &url, Duration::from_secs(p.expires_seconds)) {
         Ok(url) => Json(json!({ "url": url })).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, "InvalidArgument", &format!("{e:#}")),
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            &format!("{e:#}"),
+        ),
     }
 }
 
@@ -292,10 +350,18 @@ pub async fn metrics(AxState(state): St, method: Method, headers: HeaderMap) -> 
         Err(r) => return r,
     };
     let Some(m) = &state.cfg.metrics else {
-        return error(StatusCode::NOT_FOUND, "NoMetrics", "metrics are not available");
+        return error(
+            StatusCode::NOT_FOUND,
+            "NoMetrics",
+            "metrics are not available",
+        );
     };
     if !m.may_scrape(&s.keys.access_key) {
-        return error(StatusCode::FORBIDDEN, "AccessDenied", "reading metrics needs admin:Prometheus");
+        return error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "reading metrics needs admin:Prometheus",
+        );
     }
     let mut samples = state.history.all();
     samples.push(monitor::parse(&m.render().await, monitor::now_ms()));
@@ -303,13 +369,29 @@ pub async fn metrics(AxState(state): St, method: Method, headers: HeaderMap) -> 
 }
 
 /// `ANY /api/s3/PATH`: the call, signed with the session's keys, on the S3 port.
-pub async fn s3(AxState(state): St, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn s3(
+    AxState(state): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let s = match authenticate(&state, &method, &headers) {
         Ok(s) => s,
         Err(r) => return r,
     };
     let path = uri.path().strip_prefix("/api/s3").unwrap_or("/");
-    match proxy::forward(&state.cfg.s3_endpoint, &s.keys, method, path, uri.query(), &headers, body).await {
+    match proxy::forward(
+        &state.cfg.s3_endpoint,
+        &s.keys,
+        method,
+        path,
+        uri.query(),
+        &headers,
+        body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(proxy::ProxyError(status, msg)) => error(status, "ConsoleProxyError", &msg),
     }

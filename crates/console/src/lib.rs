@@ -67,7 +67,6 @@ impl Console {
     }
 
     /// The console's routes, for serving on any connection (plain or TLS).
-    #[must_use]
     pub fn router(&self) -> Router {
         Router::new()
             .route("/api/login", post(api::login))

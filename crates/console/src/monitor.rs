@@ -80,7 +80,10 @@ pub struct History(Arc<Mutex<VecDeque<Sample>>>);
 impl History {
     /// Adds a sample, dropping the oldest past an hour.
     pub fn push(&self, s: Sample) {
-        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut q = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if q.len() == KEEP {
             q.pop_front();
         }
@@ -130,7 +133,10 @@ mod tests {
         assert_eq!(s.disk_free, 100.0);
         let h = History::default();
         for i in 0..400 {
-            h.push(Sample { t: i, ..Sample::default() });
+            h.push(Sample {
+                t: i,
+                ..Sample::default()
+            });
         }
         let all = h.all();
         assert_eq!(all.len(), KEEP);

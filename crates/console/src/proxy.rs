@@ -4,7 +4,6 @@
 //! may do, so the console grants nothing the user's keys do not.
 
 use axum::body::Body;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use md5::Digest as _;
@@ -145,14 +144,15 @@ pub async fn forward(
         almacen_sign::sign(&mut req, keys, Payload::Unsigned).map_err(bad)?;
         almacen_sign::send(req.map(|()| body)).await.map_err(bad)?
     } else {
-        let bytes = axum::body::to_bytes(body, usize::try_from(SIGNED_BODY_MAX).unwrap_or(usize::MAX))
-            .await
-            .map_err(|_| {
-                ProxyError(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "a body without Content-Length may be at most 1 MiB".into(),
-                )
-            })?;
+        let bytes =
+            axum::body::to_bytes(body, usize::try_from(SIGNED_BODY_MAX).unwrap_or(usize::MAX))
+                .await
+                .map_err(|_| {
+                    ProxyError(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "a body without Content-Length may be at most 1 MiB".into(),
+                    )
+                })?;
         let mut req = builder
             .body(())
             .map_err(|e| ProxyError(StatusCode::BAD_REQUEST, e.to_string()))?;
@@ -166,7 +166,7 @@ pub async fn forward(
             }
         }
         almacen_sign::sign(&mut req, keys, Payload::Bytes(&bytes)).map_err(bad)?;
-        almacen_sign::send(req.map(|()| Full::new(Bytes::from(bytes))))
+        almacen_sign::send(req.map(|()| Full::new(bytes)))
             .await
             .map_err(bad)?
     };
@@ -202,11 +202,20 @@ mod tests {
         assert_eq!(canonical_path(""), "/");
         assert_eq!(canonical_path("/"), "/");
         assert_eq!(canonical_path("/b"), "/b");
-        assert_eq!(canonical_path("/b/a%20b/c(1)!.txt"), "/b/a%20b/c%281%29%21.txt");
+        assert_eq!(
+            canonical_path("/b/a%20b/c(1)!.txt"),
+            "/b/a%20b/c%281%29%21.txt"
+        );
         assert_eq!(canonical_path("/b/dir/"), "/b/dir/");
         assert_eq!(canonical_path("/b/%C3%A9"), "/b/%C3%A9");
-        assert_eq!(canonical_query("list-type=2&prefix=a%2Fb&delete"), "list-type=2&prefix=a%2Fb&delete");
-        assert_eq!(canonical_query("continuation-token=a+b%2B"), "continuation-token=a%2Bb%2B");
+        assert_eq!(
+            canonical_query("list-type=2&prefix=a%2Fb&delete"),
+            "list-type=2&prefix=a%2Fb&delete"
+        );
+        assert_eq!(
+            canonical_query("continuation-token=a+b%2B"),
+            "continuation-token=a%2Bb%2B"
+        );
     }
 
     #[test]

@@ -142,12 +142,18 @@ mod tests {
         assert_eq!(id.len(), 64);
         assert!(store.touch(&id, t0 + Duration::from_secs(20)).is_some());
         assert!(store.touch(&id, t0 + Duration::from_secs(45)).is_some());
-        assert!(store.touch(&id, t0 + Duration::from_secs(80)).is_none(), "idle");
+        assert!(
+            store.touch(&id, t0 + Duration::from_secs(80)).is_none(),
+            "idle"
+        );
         let id = store.create(keys(), t0);
         for s in (25..100).step_by(25) {
             assert!(store.touch(&id, t0 + Duration::from_secs(s)).is_some());
         }
-        assert!(store.touch(&id, t0 + Duration::from_secs(100)).is_none(), "lifetime");
+        assert!(
+            store.touch(&id, t0 + Duration::from_secs(100)).is_none(),
+            "lifetime"
+        );
         assert!(store.touch("nope", t0).is_none());
     }
 

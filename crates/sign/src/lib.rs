@@ -73,8 +73,13 @@ fn headers_of<B>(req: &http::Request<B>) -> Vec<(String, String)> {
 ///
 /// # Errors
 /// The request cannot be signed (a header that is not text).
-pub fn sign<B>(req: &mut http::Request<B>, keys: &Keys, payload: Payload<'_>) -> anyhow::Result<()> {
-    let identity = Credentials::new(&keys.access_key, &keys.secret_key, None, None, "almacen").into();
+pub fn sign<B>(
+    req: &mut http::Request<B>,
+    keys: &Keys,
+    payload: Payload<'_>,
+) -> anyhow::Result<()> {
+    let identity =
+        Credentials::new(&keys.access_key, &keys.secret_key, None, None, "almacen").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&keys.region)
@@ -116,8 +121,13 @@ pub fn presign(keys: &Keys, method: &str, url: &str, expires: Duration) -> anyho
         bail!("a presigned URL lasts from 1 s to 7 days");
     }
     let uri: http::Uri = url.parse().with_context(|| format!("invalid URL {url}"))?;
-    let host = uri.authority().context("the URL has no host")?.as_str().to_owned();
-    let identity = Credentials::new(&keys.access_key, &keys.secret_key, None, None, "almacen").into();
+    let host = uri
+        .authority()
+        .context("the URL has no host")?
+        .as_str()
+        .to_owned();
+    let identity =
+        Credentials::new(&keys.access_key, &keys.secret_key, None, None, "almacen").into();
     let mut s = settings();
     s.signature_location = SignatureLocation::QueryParams;
     s.expires_in = Some(expires);
@@ -226,7 +236,15 @@ mod tests {
         assert!(url.starts_with("http://h:9000/b/k?"), "{url}");
         assert!(url.contains("X-Amz-Expires=60"), "{url}");
         assert!(url.contains("X-Amz-Signature="), "{url}");
-        assert!(presign(&keys(), "GET", "http://h/b/k", Duration::from_secs(8 * 86400)).is_err());
+        assert!(
+            presign(
+                &keys(),
+                "GET",
+                "http://h/b/k",
+                Duration::from_secs(8 * 86400)
+            )
+            .is_err()
+        );
     }
 
     #[test]
