@@ -146,6 +146,17 @@ test("the console end to end", { skip, timeout: 180_000 }, async (t) => {
   assert.equal(lc.Rules[0].Filter.Prefix, "tmp/");
   await shot("04-settings");
 
+  // An upload rule, then an upload it refuses: the row says why.
+  const rules = page.locator("[data-editor='Upload rules']");
+  await rules.locator("textarea").fill(JSON.stringify({ rules: [{ prefix: "docs/", max_size: "1KiB" }] }));
+  await rules.locator("button:text('Save')").click();
+  await rules.locator(".ok:text('Saved')").waitFor();
+  await page.goto(`${srv.consoleUrl}/#/b/${BUCKET}/docs/`);
+  await page.waitForSelector("text=This folder is empty");
+  await page.setInputFiles("#file-input", { name: "too-big.txt", mimeType: "text/plain", buffer: Buffer.alloc(4096, 97) });
+  const failure = await page.locator("#uploads .error").filter({ hasText: "Failed" }).textContent();
+  assert.match(failure, /upload rule for prefix 'docs\/'/);
+
   // A read-only policy that may also browse (the built-in readonly, as on
   // MinIO, cannot list), and a user with it.
   await page.goto(`${srv.consoleUrl}/#/identity`);
@@ -170,6 +181,16 @@ test("the console end to end", { skip, timeout: 180_000 }, async (t) => {
   await page.waitForSelector("tr[data-key='sunset.png']");
   await shot("07-objects-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
+
+  // A session that is gone (expired or ended elsewhere) returns to the login page.
+  const cookies = await page.context().cookies();
+  assert.equal(cookies.length, 1);
+  assert.equal(cookies[0].httpOnly, true);
+  assert.equal(cookies[0].sameSite, "Strict");
+  await page.context().clearCookies();
+  await page.click("text=Refresh");
+  await page.waitForSelector("#login-error:text('expired')");
+  await login(ACCESS_KEY, SECRET_KEY);
 
   // Log out: the API refuses the old session.
   await page.click("#logout");
