@@ -152,35 +152,8 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         format!("http://{local}")
     };
     // The web console: its own port, acting through signed calls to ours.
-    let console_shown = match bind_console(&cfg.console_address).await {
-        Ok(l) => {
-            let addr = l.local_addr().context("console address")?;
-            let console = almacen_console::Console::new(almacen_console::ConsoleConfig {
-                s3_endpoint: format!("http://127.0.0.1:{}", local.port()),
-                public_url: cfg.server_url.clone(),
-                api_port: local.port(),
-                region: cfg.region.clone(),
-                secure_cookie: false,
-                limits: almacen_console::Limits::default(),
-                iam: console_iam,
-                metrics: Some(console_metrics),
-            });
-            tokio::spawn(async move {
-                if let Err(e) = console.serve(l).await {
-                    tracing::warn!(error = %e, "the console stopped");
-                }
-            });
-            if addr.ip().is_unspecified() {
-                format!("http://127.0.0.1:{}", addr.port())
-            } else {
-                format!("http://{addr}")
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the console is not served");
-            format!("not served ({e:#})")
-        }
-    };
+    let console_shown =
+        start_console(&cfg, &shown, local.port(), console_iam, console_metrics).await;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "almacen {}", env!("CARGO_PKG_VERSION"));
@@ -277,13 +250,50 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds the console's port; a console that cannot listen (the port is
-/// taken) leaves the S3 port serving.
-async fn bind_console(address: &str) -> anyhow::Result<TcpListener> {
-    let addr = crate::config::parse_address(address)?;
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))
+/// Serves the web console on `--console-address`, calling the S3 API at
+/// `api` (its loopback URL, port `api_port`); returns the URL to print. A console that
+/// cannot listen (the port is taken) leaves the S3 API serving.
+async fn start_console(
+    cfg: &ServerConfig,
+    api: &str,
+    api_port: u16,
+    iam: std::sync::Arc<IamStore>,
+    metrics: std::sync::Arc<almacen_s3::metrics::Metrics>,
+) -> String {
+    let bound = match crate::config::parse_address(&cfg.console_address) {
+        Ok(addr) => TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}")),
+        Err(e) => Err(e),
+    };
+    let listener = match bound.and_then(|l| Ok((l.local_addr()?, l))) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "the console is not served");
+            return format!("not served ({e:#})");
+        }
+    };
+    let (addr, listener) = listener;
+    let console = almacen_console::Console::new(almacen_console::ConsoleConfig {
+        s3_endpoint: api.to_owned(),
+        public_url: cfg.server_url.clone(),
+        api_port,
+        region: cfg.region.clone(),
+        secure_cookie: false,
+        limits: almacen_console::Limits::default(),
+        iam,
+        metrics: Some(metrics),
+    });
+    tokio::spawn(async move {
+        if let Err(e) = console.serve(listener).await {
+            tracing::warn!(error = %e, "the console stopped");
+        }
+    });
+    if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 async fn shutdown_signal() {
