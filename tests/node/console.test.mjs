@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { GetBucketLifecycleConfigurationCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { GetBucketLifecycleConfigurationCommand, HeadObjectCommand, ListObjectVersionsCommand } from "@aws-sdk/client-s3";
 import { chromium } from "playwright-core";
 import { startServer, ACCESS_KEY, SECRET_KEY } from "./harness.mjs";
 
@@ -20,6 +20,7 @@ const BIG = 20 * 1024 * 1024;
 let srv;
 let browser;
 let page;
+let promptAnswer = "";
 
 before(async () => {
   mkdirSync(OUT, { recursive: true });
@@ -30,7 +31,8 @@ before(async () => {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on("dialog", (d) => d.accept());
+  // Confirmations are accepted; prompts get `promptAnswer`.
+  page.on("dialog", (d) => d.accept(d.type() === "prompt" ? promptAnswer : undefined));
 });
 
 after(async () => {
@@ -119,6 +121,27 @@ test("the console end to end", { skip, timeout: 180_000 }, async (t) => {
   assert.equal(shared.status, 200);
   assert.deepEqual(Buffer.from(await shared.arrayBuffer()), png);
   await shot("03-objects");
+
+  // A second version of a text file; restore the first; rename; delete.
+  await page.setInputFiles("#file-input", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("first") });
+  await page.waitForSelector("tr[data-key='notes.txt']");
+  await page.setInputFiles("#file-input", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("second") });
+  await page.waitForSelector("#uploads [data-upload='notes.txt'] span:text('100 %')");
+  await page.click("tr[data-key='notes.txt'] a:text('notes.txt')");
+  await page.waitForSelector("#preview pre:text('second')");
+  await page.click("#details button:text('Restore')");
+  await page.waitForSelector("#preview pre:text('first')");
+  const versions = await srv.client.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: "notes.txt" }));
+  assert.equal(versions.Versions.length, 3);
+  promptAnswer = "archive/notes-old.txt";
+  await page.click("#details button:text('Rename / move')");
+  await page.waitForSelector("tr[data-prefix='archive/']");
+  assert.equal(await page.locator("tr[data-key='notes.txt']").count(), 0);
+  await page.goto(`${srv.consoleUrl}/#/b/${BUCKET}/archive/`);
+  await page.click("tr[data-key='archive/notes-old.txt'] button[data-action='delete']");
+  await page.waitForSelector("text=This folder is empty");
+  await page.goto(`${srv.consoleUrl}/#/b/${BUCKET}/`);
+  await page.waitForSelector("tr[data-key='sunset.png']");
 
   // Public read, then an anonymous GET.
   const anonymous = `${srv.endpoint}/${BUCKET}/sunset.png`;
