@@ -42,7 +42,7 @@ after(async () => {
 
 // Saves a screenshot of the screen as it is (without passing notices).
 async function shot(name) {
-  await page.evaluate(() => document.getElementById("toast").replaceChildren());
+  await page.evaluate(() => { document.getElementById("toast").replaceChildren(); window.scrollTo(0, 0); });
   await page.screenshot({ path: join(OUT, `${name}.png`) });
 }
 

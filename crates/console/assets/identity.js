@@ -27,6 +27,18 @@ export async function identityView() {
       u.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Policies"), h("th", { class: "hide-s" }, "Groups"), h("th", {}))), h("tbody", {}, ...u.map((x) => h("tr", { "data-user": x.name },
         h("td", {}, x.name), h("td", {}, x.status), h("td", {}, x.policies.join(", ")), h("td", { class: "hide-s" }, x.groups.join(", ")),
         h("td", { class: "num" },
+          h("button", { type: "button", class: "secondary", onclick: async () => {
+            const answer = window.prompt(`Policies for ${x.name}, comma separated (available: ${policyNames.join(", ")}):`, x.policies.join(", "));
+            if (answer === null) return;
+            const want = answer.split(",").map((v) => v.trim()).filter(Boolean);
+            const detach = x.policies.filter((v) => !want.includes(v)), attach = want.filter((v) => !x.policies.includes(v));
+            const ok = await guard(async () => {
+              if (detach.length) await admin("POST", "policy-attachments", { attach: false, policies: detach, user: x.name });
+              if (attach.length) await admin("POST", "policy-attachments", { attach: true, policies: attach, user: x.name });
+              return true;
+            }, uerr);
+            if (ok) { toast("Policies saved"); render(); }
+          } }, "Policies"), " ",
           h("button", { type: "button", class: "secondary", onclick: async () => { if (await guard(() => admin("PUT", `users/${enc(x.name)}/status`, { status: x.status === "enabled" ? "disabled" : "enabled" }))) render(); } }, x.status === "enabled" ? "Disable" : "Enable"), " ",
           h("button", { type: "button", class: "danger", onclick: async () => { if (window.confirm(`Delete user ${x.name}?`) && await guard(() => admin("DELETE", `users/${enc(x.name)}`))) { toast("User deleted"); render(); } } }, "Delete")))))) : h("div", { class: "empty" }, "No users yet."),
       h("h2", {}, "Add a user"), h("div", { class: "row" }, name, secret, pols,
