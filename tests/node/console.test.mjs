@@ -223,6 +223,9 @@ test("the console end to end", { skip, timeout: 180_000 }, async (t) => {
   // The read-only user sees no delete or upload buttons...
   await login("viewer", "viewer-secret-1");
   assert.equal(await page.isVisible("a[data-nav='identity']"), false);
+  await page.waitForSelector(`tr[data-bucket='${BUCKET}'] td:text('—')`);
+  await page.waitForLoadState("networkidle");
+  assert.equal(await page.locator("[data-action='delete']:visible").count(), 0);
   await page.goto(`${srv.consoleUrl}/#/b/${BUCKET}/`);
   await page.waitForSelector("tr[data-key='sunset.png']");
   assert.equal(await page.locator("[data-action='delete'], #delete-selected, #upload-files").count(), 0);

@@ -1,5 +1,5 @@
 // Buckets: list with object count and size, create, delete (emptying on request).
-import { xml, admin, call, s3url, all, text } from "./api.js";
+import { xml, admin, call, json, s3url, all, text } from "./api.js";
 import { h, mount, size, when, guard, toast, confirmTyped } from "./ui.js";
 
 export async function bucketsView() {
@@ -34,12 +34,14 @@ export async function bucketsView() {
     if (!buckets.length) { holder.replaceChildren(h("div", { class: "empty" }, "No buckets yet. Create one above to start uploading.")); return; }
     body.replaceChildren(...buckets.map((b) => {
       const count = h("td", { class: "num" }, "…"), bytes = h("td", { class: "num" }, "…");
+      const del = h("button", { type: "button", class: "danger", hidden: true, "data-action": "delete", "aria-label": `Delete bucket ${b.name}`, onclick: () => removeBucket(b.name) }, "Delete");
+      json("GET", `/api/can?bucket=${encodeURIComponent(b.name)}`).then((c) => { del.hidden = c["s3:DeleteBucket"] === false; }).catch(() => { del.hidden = false; });
       admin("GET", `buckets/${encodeURIComponent(b.name)}/quota`).then((u) => { count.textContent = u.usage.objects; bytes.textContent = size(u.usage.bytes); })
         .catch(() => { count.textContent = "—"; bytes.textContent = "—"; });
       return h("tr", { "data-bucket": b.name },
         h("td", {}, h("a", { href: `#/b/${encodeURIComponent(b.name)}/` }, b.name)), count, bytes, h("td", { class: "hide-s" }, when(b.created)),
         h("td", { class: "num" }, h("a", { class: "button secondary", href: `#/settings/${encodeURIComponent(b.name)}` }, "Settings"), " ",
-          h("button", { type: "button", class: "danger", "aria-label": `Delete bucket ${b.name}`, onclick: () => removeBucket(b.name) }, "Delete")));
+          del));
     }));
     holder.replaceChildren(table);
   }
