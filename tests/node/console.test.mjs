@@ -158,6 +158,14 @@ test("the console end to end", { skip, timeout: 180_000 }, async (t) => {
   await page.fill("#policy-json", "{ not json");
   await page.click("#save-access");
   await page.waitForSelector("#policy-error:text('Invalid JSON')");
+  // Valid JSON that is not a valid policy: the server's reason, inline.
+  await page.fill("#policy-json", JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Maybe", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` }] }));
+  await page.click("#save-access");
+  await page.waitForSelector("#policy-error:text('MalformedPolicy')");
+  assert.equal((await fetch(anonymous)).status, 200, "the refused policy left public read in place");
+  await page.fill("#policy-json", "{ not json");
+  await page.click("#save-access");
+  await page.waitForSelector("#policy-error:text('Invalid JSON')");
 
   // A lifecycle rule from the form.
   await page.fill("#lc-prefix", "tmp/");
