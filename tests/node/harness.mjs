@@ -19,18 +19,26 @@ function binary() {
   return bin;
 }
 
-export async function startServer() {
+// With `console: true` the web console listens on an ephemeral port too,
+// and `consoleUrl` is where.
+export async function startServer({ console: withConsole = false } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "almacen-node-"));
-  const proc = spawn(binary(), ["server", dataDir, "--address", "127.0.0.1:0"], {
+  const args = ["server", dataDir, "--address", "127.0.0.1:0"];
+  if (withConsole) args.push("--console-address", "127.0.0.1:0");
+  const proc = spawn(binary(), args, {
     env: { ...process.env, MINIO_ROOT_USER: ACCESS_KEY, MINIO_ROOT_PASSWORD: SECRET_KEY, RUST_LOG: "warn,s3s=off" },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  let consoleUrl;
   const endpoint = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server did not start within 20 s")), 20000);
+    let api;
     createInterface({ input: proc.stdout }).on("line", (line) => {
-      if (line.startsWith("API: ")) {
+      if (line.startsWith("API: ")) api = line.slice(5).trim();
+      if (line.startsWith("Console: ")) {
+        consoleUrl = line.slice(9).trim();
         clearTimeout(timer);
-        resolve(line.slice(5).trim());
+        resolve(api);
       }
     });
     proc.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
@@ -41,5 +49,5 @@ export async function startServer() {
     forcePathStyle: true,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
   });
-  return { endpoint, client, stop: () => proc.kill("SIGKILL") };
+  return { endpoint, consoleUrl, client, stop: () => proc.kill("SIGKILL") };
 }

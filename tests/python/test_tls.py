@@ -111,3 +111,36 @@ def test_minio_certs_folder_is_read(server_factory, tmp_path):
 def test_plain_http_without_certificates(server):
     """No certs folder (the test servers' HOME has none): plain HTTP, as before."""
     assert server.endpoint.startswith("http://")
+
+
+def test_console_over_https(server_factory, tmp_path):
+    """Under HTTPS the console is HTTPS too, its cookie is Secure, and it
+    still reaches the S3 API (over its own loopback listener)."""
+    import time
+
+    certs = str(tmp_path / "certs")
+    ca = certgen(certs)
+    data = tempfile.mkdtemp(prefix="almacen-tls-")
+    srv = server_factory(
+        server_args=["server", data, "--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", "--certs-dir", certs],
+        ca_file=ca,
+    )
+    url = None
+    for _ in range(50):
+        url = next((l.split(" ", 1)[1] for l in srv.stdout_lines if l.startswith("Console: ")), None)
+        if url:
+            break
+        time.sleep(0.1)
+    assert url and url.startswith("https://"), srv.stdout_lines
+    s = requests.Session()
+    s.verify = ca
+    r = s.post(f"{url}/api/login", json={"accessKey": srv.access_key, "secretKey": srv.secret_key}, headers={"X-Almacen-Csrf": "login"}, timeout=10, verify=ca)
+    assert r.status_code == 204, r.text
+    assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    token = s.get(f"{url}/api/session", timeout=10, verify=ca).json()["csrf"]
+    r = s.put(f"{url}/api/s3/tls-console", headers={"X-Almacen-Csrf": token}, timeout=10, verify=ca)
+    assert r.status_code == 200, r.text
+    assert "tls-console" in [b["Name"] for b in srv.client().list_buckets()["Buckets"]]
+    # Plain HTTP to the console port is refused.
+    with __import__("pytest").raises(requests.exceptions.ConnectionError):
+        requests.get(url.replace("https://", "http://") + "/api/session", timeout=5)

@@ -196,7 +196,7 @@ fn env_any(names: &[&str]) -> Option<String> {
 }
 
 /// Parses MinIO-style addresses: `:9000` means every interface.
-fn parse_address(s: &str) -> anyhow::Result<SocketAddr> {
+pub(crate) fn parse_address(s: &str) -> anyhow::Result<SocketAddr> {
     let full = if s.starts_with(':') {
         format!("0.0.0.0{s}")
     } else {

@@ -81,7 +81,7 @@ async fn probe(base: &str) -> anyhow::Result<http::StatusCode> {
         .parse()
         .with_context(|| format!("invalid URL {base}"))?;
     let authority = uri.authority().context("the URL has no host")?.clone();
-    let stream = crate::tls::connect(&uri).await?;
+    let stream = almacen_sign::connect(&uri).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .context("HTTP handshake")?;

@@ -63,6 +63,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load users and policies: {e}"))?;
     let iam = std::sync::Arc::new(iam);
+    let console_iam = iam.clone();
     let delivery = std::sync::Arc::new(almacen_notify::DeliveryStats::default());
     let metrics = std::sync::Arc::new(almacen_s3::metrics::Metrics::new(
         engine.clone(),
@@ -120,6 +121,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
+    let console_metrics = metrics.clone();
     let mut front = Front::new(s3, engine.clone(), cors)
         .with_body_rate(cfg.limits.body_rate)
         .with_metrics(metrics)
@@ -161,15 +163,27 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         tracing::info!(dir = %dir.display(), "HTTPS with the certificates in the certs folder");
         t.spawn_reloader();
     }
+    // The web console: its own port, acting through signed calls to ours.
+    // Under HTTPS it calls a plain listener of its own on loopback, so it
+    // need neither trust nor match the name of the public certificate.
+    let console_api = match &tls {
+        None => shown.clone(),
+        Some(_) => loopback_api(front.clone(), cfg.limits.header_timeout).await?,
+    };
+    let console_shown = start_console(
+        &cfg,
+        &console_api,
+        local.port(),
+        console_iam,
+        console_metrics,
+        tls.as_ref().map(|t| t.acceptor.clone()),
+    )
+    .await;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "almacen {}", env!("CARGO_PKG_VERSION"));
         let _ = writeln!(out, "API: {shown}");
-        let _ = writeln!(
-            out,
-            "Console: not served by this version (--console-address {} accepted for compatibility)",
-            cfg.console_address
-        );
+        let _ = writeln!(out, "Console: {console_shown}");
         let _ = writeln!(out, "RootUser: {}", cfg.access_key);
         let _ = writeln!(out, "Region: {}", cfg.region);
         let _ = out.flush();
@@ -302,6 +316,114 @@ async fn refuse(mut socket: tokio::net::TcpStream) {
         let _ = socket.shutdown().await;
     })
     .await;
+}
+
+/// Serves the web console on `--console-address`, calling the S3 API at
+/// `api` (its loopback URL, port `api_port`); returns the URL to print. A console that
+/// cannot listen (the port is taken) leaves the S3 API serving.
+async fn start_console(
+    cfg: &ServerConfig,
+    api: &str,
+    api_port: u16,
+    iam: std::sync::Arc<IamStore>,
+    metrics: std::sync::Arc<almacen_s3::metrics::Metrics>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> String {
+    let bound = match crate::config::parse_address(&cfg.console_address) {
+        Ok(addr) => TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}")),
+        Err(e) => Err(e),
+    };
+    let listener = match bound.and_then(|l| Ok((l.local_addr()?, l))) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "the console is not served");
+            return format!("not served ({e:#})");
+        }
+    };
+    let (addr, listener) = listener;
+    let console = almacen_console::Console::new(almacen_console::ConsoleConfig {
+        s3_endpoint: api.to_owned(),
+        public_url: cfg.server_url.clone(),
+        api_port,
+        region: cfg.region.clone(),
+        secure_cookie: tls.is_some(),
+        api_https: tls.is_some(),
+        limits: almacen_console::Limits::default(),
+        iam,
+        metrics: Some(metrics),
+    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match tls {
+        None => {
+            tokio::spawn(async move {
+                if let Err(e) = console.serve(listener).await {
+                    tracing::warn!(error = %e, "the console stopped");
+                }
+            });
+        }
+        Some(acceptor) => {
+            console.spawn_sampler();
+            let service = hyper_util::service::TowerToHyperService::new(console.router());
+            let header_timeout = cfg.limits.header_timeout;
+            tokio::spawn(async move {
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    };
+                    let (acceptor, service) = (acceptor.clone(), service.clone());
+                    tokio::spawn(async move {
+                        let Ok(Ok(stream)) =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket))
+                                .await
+                        else {
+                            return;
+                        };
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(header_timeout)
+                            .keep_alive(true)
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        }
+    }
+    if addr.ip().is_unspecified() {
+        format!("{scheme}://127.0.0.1:{}", addr.port())
+    } else {
+        format!("{scheme}://{addr}")
+    }
+}
+
+/// A plain-HTTP listener on loopback serving the S3 API, for the console
+/// when the public port speaks only HTTPS; returns its URL. Its
+/// connections are not drained at shutdown (only the console uses it).
+async fn loopback_api(front: Front, header_timeout: Duration) -> anyhow::Result<String> {
+    let internal = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("loopback listener for the console")?;
+    let addr = internal.local_addr().context("loopback listener address")?;
+    tokio::spawn(async move {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        loop {
+            let Ok((socket, peer)) = internal.accept().await else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let _ = socket.set_nodelay(true);
+            tokio::spawn(serve_connection(
+                socket,
+                front.for_peer(peer),
+                graceful.watcher(),
+                header_timeout,
+            ));
+        }
+    });
+    Ok(format!("http://{addr}"))
 }
 
 async fn shutdown_signal() {

@@ -23,21 +23,13 @@ const CAS_DIR: &str = "CAs";
 /// How often the folder is checked for changed files.
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
-/// The certs folder used when none is given: `~/.almacen/certs`, or MinIO's
-/// `~/.minio/certs` when only that one exists (a MinIO host moved over).
+/// The certs folder used when none is given (see [`almacen_sign::default_certs_dir`]).
 #[must_use]
 pub fn default_certs_dir() -> Option<PathBuf> {
-    let home = PathBuf::from(std::env::var_os("HOME")?);
-    let ours = home.join(".almacen/certs");
-    let minio = home.join(".minio/certs");
-    if !ours.exists() && minio.exists() {
-        Some(minio)
-    } else {
-        Some(ours)
-    }
+    almacen_sign::default_certs_dir()
 }
 
-/// The crypto the server and the CLI use (aws-lc-rs, as the AWS SDK does).
+/// The crypto the server uses (aws-lc-rs, as the AWS SDK does).
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
@@ -213,65 +205,4 @@ impl ServerTls {
             }
         });
     }
-}
-
-/// Roots the CLI trusts: the system's (or `SSL_CERT_FILE`), plus every
-/// certificate in the `CAs` folder of the default certs folder.
-fn client_roots() -> rustls::RootCertStore {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    if let Some(dir) = default_certs_dir().map(|d| d.join(CAS_DIR))
-        && let Ok(rd) = std::fs::read_dir(dir)
-    {
-        for e in rd.filter_map(Result::ok) {
-            if let Ok(iter) = CertificateDer::pem_file_iter(e.path()) {
-                roots.add_parsable_certificates(iter.filter_map(Result::ok));
-            }
-        }
-    }
-    roots
-}
-
-/// A byte stream to a server, plain or TLS, for the CLI's hyper clients.
-pub trait ClientIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> ClientIo for T {}
-
-/// Connects to the server of `uri` (`http://` or `https://`), so the CLI
-/// (admin, ready) reaches servers that serve HTTPS as well as plain ones.
-///
-/// # Errors
-/// Another scheme, no connection, or a certificate the CLI does not trust.
-pub async fn connect(uri: &http::Uri) -> anyhow::Result<Box<dyn ClientIo>> {
-    let https = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => bail!("{uri}: expected an http:// or https:// URL"),
-    };
-    let authority = uri.authority().context("the URL has no host")?;
-    // (host, port), not "host:port": an IPv6 host has colons of its own.
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let tcp = tokio::net::TcpStream::connect((host, port))
-        .await
-        .with_context(|| format!("cannot connect to {authority}"))?;
-    let _ = tcp.set_nodelay(true);
-    if !https {
-        return Ok(Box::new(tcp));
-    }
-    let config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .context("TLS versions")?
-        .with_root_certificates(client_roots())
-        .with_no_client_auth();
-    let name = ServerName::try_from(host.to_owned())
-        .with_context(|| format!("{host} is not a valid server name"))?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .with_context(|| format!("TLS handshake with {authority} failed"))?;
-    Ok(Box::new(tls))
 }

@@ -211,11 +211,19 @@ impl Metrics {
         }) else {
             return false;
         };
-        self.iam.identity(&access_key).is_ok_and(|id| {
-            id.is_root()
-                || id.evaluate("admin:Prometheus", "arn:aws:s3:::*", &Context::new())
-                    == Decision::Allow
-        })
+        self.may_scrape(&access_key)
+    }
+
+    /// Whether `access_key` may read the metrics (root, or an identity
+    /// policy allowing `admin:Prometheus`); the console asks the same.
+    #[must_use]
+    pub fn may_scrape(&self, access_key: &str) -> bool {
+        self.public
+            || self.iam.identity(access_key).is_ok_and(|id| {
+                id.is_root()
+                    || id.evaluate("admin:Prometheus", "arn:aws:s3:::*", &Context::new())
+                        == Decision::Allow
+            })
     }
 
     /// The exposition text: the counters, then what is read per scrape

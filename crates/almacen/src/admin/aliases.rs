@@ -23,6 +23,18 @@ pub struct Alias {
     pub region: String,
 }
 
+impl Alias {
+    /// The alias's keys, for signing.
+    #[must_use]
+    pub fn keys(&self) -> almacen_sign::Keys {
+        almacen_sign::Keys {
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
 fn default_region() -> String {
     "us-east-1".to_owned()
 }

@@ -2,18 +2,11 @@
 //! connection, SigV4-signed by aws-sigv4 exactly as an S3 SDK signs, so the
 //! server verifies admin calls with the same code as S3 requests.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 
 use super::aliases::Alias;
 
@@ -152,51 +145,6 @@ async fn open(
         .header(http::header::CONTENT_LENGTH, body.len())
         .body(())
         .context("building the request")?;
-    let identity =
-        Credentials::new(&alias.access_key, &alias.secret_key, None, None, "alias").into();
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&alias.region)
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .context("signing parameters")?
-        .into();
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                v.to_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    let signable = SignableRequest::new(
-        method,
-        url.clone(),
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(&body),
-    )
-    .context("signing the request")?;
-    let (instructions, _) = sign(signable, &params)
-        .context("signing the request")?
-        .into_parts();
-    instructions.apply_to_request_http1x(&mut req);
-    let req = req.map(|()| Full::new(Bytes::from(body)));
-
-    let stream = crate::tls::connect(&base).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .context("HTTP handshake")?;
-    tokio::spawn(conn);
-    sender
-        .send_request(req)
-        .await
-        .with_context(|| format!("request to {authority} failed"))
+    almacen_sign::sign(&mut req, &alias.keys(), almacen_sign::Payload::Bytes(&body))?;
+    almacen_sign::send(req.map(|()| Full::new(Bytes::from(body)))).await
 }

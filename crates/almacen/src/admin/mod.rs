@@ -174,26 +174,6 @@ enum PrometheusCommand {
     },
 }
 
-/// A compact HS512 JWT for `access_key`, signed with its secret, as
-/// MinIO's Prometheus tokens are.
-fn prometheus_jwt(alias: &Alias, lifetime: std::time::Duration) -> anyhow::Result<String> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-    use hmac::{KeyInit as _, Mac as _};
-    let exp = time::OffsetDateTime::now_utc().unix_timestamp()
-        + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
-    let header = B64.encode(br#"{"alg":"HS512","typ":"JWT"}"#);
-    let claims =
-        B64.encode(json!({"exp": exp, "sub": alias.access_key, "iss": "prometheus"}).to_string());
-    let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(alias.secret_key.as_bytes())
-        .context("cannot key HMAC")?;
-    mac.update(format!("{header}.{claims}").as_bytes());
-    Ok(format!(
-        "{header}.{claims}.{}",
-        B64.encode(mac.finalize().into_bytes())
-    ))
-}
-
 #[derive(Debug, clap::Subcommand)]
 enum BucketCommand {
     /// Upload rules: per prefix, a maximum size and the allowed content types.
@@ -1060,7 +1040,7 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminCommand::Prometheus(PrometheusCommand::Token { alias, expiry, raw }) => {
             let a = aliases::get(&alias)?;
-            let token = prometheus_jwt(&a, parse_duration(&expiry)?)?;
+            let token = almacen_sign::prometheus_jwt(&a.keys(), parse_duration(&expiry)?)?;
             let (scheme, host) = a.url.split_once("://").unwrap_or(("http", &a.url));
             if raw {
                 println!("{token}");
