@@ -141,7 +141,28 @@ fn request(data: &[u8]) -> Option<http::Request<s3s::Body>> {
         .iter()
         .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
         .collect();
-    let body = raw[head_len..].to_vec();
+    // Frame the body as hyper does on the wire: Content-Length bytes, none
+    // without it; chunked and conflicting lengths never reach the service
+    // in this form, so such inputs are skipped.
+    let mut body = raw[head_len..].to_vec();
+    let lengths: Vec<&[u8]> = hs
+        .iter()
+        .filter(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.as_slice())
+        .collect();
+    if hs.iter().any(|(k, _)| k == "transfer-encoding") || lengths.len() > 1 {
+        return None;
+    }
+    match lengths.first() {
+        None => body.clear(),
+        Some(v) => {
+            let n: usize = std::str::from_utf8(v).ok()?.trim().parse().ok()?;
+            if n > body.len() {
+                return None;
+            }
+            body.truncate(n);
+        }
+    }
     match mode % 3 {
         0 => {
             let mut b = http::Request::builder().method(method).uri(uri);
