@@ -105,7 +105,7 @@ impl Drop for ConnPermit {
 /// What a connection over the cap is told before it is closed (plain HTTP
 /// only; a TLS connection is closed before its handshake).
 pub const OVER_CAP_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-Content-Type: application/xml\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 131\r\n\r\n\
+Content-Type: application/xml\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 120\r\n\r\n\
 <?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Too many open connections.</Message></Error>";
 
 #[cfg(test)]
