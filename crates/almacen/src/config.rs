@@ -32,6 +32,9 @@ pub enum Command {
     /// Copy every bucket (settings, objects, versions) from one S3 endpoint to
     /// another, e.g. from MinIO to almacen; run it again to resume.
     Mirror(crate::mirror::MirrorArgs),
+    /// Load-test any S3 endpoint (put, get, mixed, list, delete, multipart)
+    /// or measure this machine's limits (`almacen bench machine`).
+    Bench(almacen_bench::BenchArgs),
 }
 
 /// `almacen server` arguments.
