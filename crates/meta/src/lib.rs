@@ -14,6 +14,7 @@
 //! transaction (one fsync for many requests).
 #![forbid(unsafe_code)]
 
+mod bucket_cache;
 mod error;
 mod list;
 mod sqlite;

@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::bucket_cache::BucketCache;
 use crate::list::{common_prefix, prefix_successor};
 use crate::{
     BucketRow, BucketUsage, Condition, EventRow, ListEntry, ListPage, ListQuery, MetaError,
@@ -123,6 +124,9 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Mutex<mpsc::Sender<Job>>,
+    /// Bucket rows, read on every request (see bucket_cache.rs); the writer
+    /// thread empties it after each commit that changes one.
+    buckets: Arc<BucketCache>,
     readers: Mutex<Vec<Connection>>,
     path: std::path::PathBuf,
 }
@@ -201,17 +205,39 @@ impl SqliteStore {
             readers.push(open_conn(path, true)?);
         }
         let (tx, rx) = mpsc::channel::<Job>();
+        let buckets = Arc::new(BucketCache::default());
+        let cache = buckets.clone();
         std::thread::Builder::new()
             .name("meta-writer".into())
-            .spawn(move || writer_loop(conn, &rx))
+            .spawn(move || writer_loop(conn, &rx, &cache))
             .map_err(|e| MetaError::Corrupt(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(tx),
+                buckets,
                 readers: Mutex::new(readers),
                 path: path.to_path_buf(),
             }),
         })
+    }
+
+    /// A bucket row straight from SQLite.
+    async fn get_bucket_uncached(&self, name: String) -> Result<Option<BucketRow>, MetaError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT name, created_ms, region, attrs FROM buckets WHERE name = ?1",
+            )?
+            .query_row([name], |r| {
+                Ok(BucketRow {
+                    name: r.get(0)?,
+                    created_ms: r.get(1)?,
+                    region: r.get(2)?,
+                    attrs: r.get(3)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, MetaError>
@@ -243,7 +269,7 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>, buckets: &BucketCache) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -253,6 +279,10 @@ fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
             }
         }
         let results = commit_batch(&mut conn, &batch);
+        // Before anyone hears of the commit, even a caller that went away.
+        if batch.iter().any(|job| BucketCache::touched_by(&job.ops)) {
+            buckets.invalidate();
+        }
         for (job, result) in batch.into_iter().zip(results) {
             let _ = job.reply.send(result);
         }
@@ -1096,22 +1126,13 @@ impl MetaStore for SqliteStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError> {
-        let name = name.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT name, created_ms, region, attrs FROM buckets WHERE name = ?1",
-            )?
-            .query_row([name], |r| {
-                Ok(BucketRow {
-                    name: r.get(0)?,
-                    created_ms: r.get(1)?,
-                    region: r.get(2)?,
-                    attrs: r.get(3)?,
-                })
-            })
-            .optional()?)
-        })
-        .await
+        let (cached, generation) = self.inner.buckets.get(name);
+        if let Some(row) = cached {
+            return Ok(row);
+        }
+        let row = self.get_bucket_uncached(name.to_owned()).await?;
+        self.inner.buckets.insert(name, row.clone(), generation);
+        Ok(row)
     }
 
     async fn due_events(&self, max: usize) -> Result<Vec<EventRow>, MetaError> {
