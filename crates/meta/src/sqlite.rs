@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use crate::bucket_cache::BucketCache;
+use crate::bucket_cache::{BucketCache, changes_quota, changes_row};
 use crate::list::{common_prefix, prefix_successor};
 use crate::{
     BucketRow, BucketUsage, Condition, EventRow, ListEntry, ListPage, ListQuery, MetaError,
@@ -124,11 +124,17 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Mutex<mpsc::Sender<Job>>,
-    /// Bucket rows, read on every request (see bucket_cache.rs); the writer
-    /// thread empties it after each commit that changes one.
-    buckets: Arc<BucketCache>,
+    /// Bucket rows and quotas, read on every request (see bucket_cache.rs);
+    /// the writer thread empties them after each commit that changes one.
+    caches: Arc<Caches>,
     readers: Mutex<Vec<Connection>>,
     path: std::path::PathBuf,
+}
+
+/// What the writer thread keeps coherent.
+struct Caches {
+    rows: BucketCache<Option<BucketRow>>,
+    quotas: BucketCache<Option<Option<u64>>>,
 }
 
 fn now_ms() -> i64 {
@@ -205,8 +211,11 @@ impl SqliteStore {
             readers.push(open_conn(path, true)?);
         }
         let (tx, rx) = mpsc::channel::<Job>();
-        let buckets = Arc::new(BucketCache::default());
-        let cache = buckets.clone();
+        let caches = Arc::new(Caches {
+            rows: BucketCache::new(changes_row),
+            quotas: BucketCache::new(changes_quota),
+        });
+        let cache = caches.clone();
         std::thread::Builder::new()
             .name("meta-writer".into())
             .spawn(move || writer_loop(conn, &rx, &cache))
@@ -214,7 +223,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(tx),
-                buckets,
+                caches,
                 readers: Mutex::new(readers),
                 path: path.to_path_buf(),
             }),
@@ -269,7 +278,7 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>, buckets: &BucketCache) {
+fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>, caches: &Caches) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -280,8 +289,9 @@ fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>, buckets: &BucketC
         }
         let results = commit_batch(&mut conn, &batch);
         // Before anyone hears of the commit, even a caller that went away.
-        if batch.iter().any(|job| BucketCache::touched_by(&job.ops)) {
-            buckets.invalidate();
+        for job in &batch {
+            caches.rows.committed(&job.ops);
+            caches.quotas.committed(&job.ops);
         }
         for (job, result) in batch.into_iter().zip(results) {
             let _ = job.reply.send(result);
@@ -1126,13 +1136,23 @@ impl MetaStore for SqliteStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError> {
-        let (cached, generation) = self.inner.buckets.get(name);
+        let (cached, generation) = self.inner.caches.rows.get(name);
         if let Some(row) = cached {
             return Ok(row);
         }
         let row = self.get_bucket_uncached(name.to_owned()).await?;
-        self.inner.buckets.insert(name, row.clone(), generation);
+        self.inner.caches.rows.insert(name, row.clone(), generation);
         Ok(row)
+    }
+
+    async fn bucket_quota(&self, bucket: &str) -> Result<Option<Option<u64>>, MetaError> {
+        let (cached, generation) = self.inner.caches.quotas.get(bucket);
+        if let Some(quota) = cached {
+            return Ok(quota);
+        }
+        let quota = self.bucket_usage(bucket).await?.map(|u| u.quota);
+        self.inner.caches.quotas.insert(bucket, quota, generation);
+        Ok(quota)
     }
 
     async fn due_events(&self, max: usize) -> Result<Vec<EventRow>, MetaError> {
