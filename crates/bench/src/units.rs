@@ -3,19 +3,24 @@
 
 use std::time::Duration;
 
+/// `"4.5KiB"` -> `(4.5, "KiB")`; `None` if it does not start with a number.
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    Some((num.parse().ok()?, unit.trim()))
+}
+
 /// Parses a byte size: a number with an optional unit (B, K/KiB, M/MiB,
 /// G/GiB, T/TiB; powers of 1024, case-insensitive; KB/MB/GB are decimal).
 ///
 /// # Errors
 /// Not a number, or an unknown unit.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (n, unit) = number_and_unit(s).ok_or_else(|| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "ki" | "kib" => 1 << 10,
         "m" | "mi" | "mib" => 1 << 20,
@@ -34,12 +39,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// # Errors
 /// Not a number, or an unknown unit.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let (n, unit) = number_and_unit(s).ok_or_else(|| format!("invalid duration {s:?}"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,

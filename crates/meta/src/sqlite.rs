@@ -156,6 +156,11 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, MetaError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
+    // Plans must not depend on bound values: otherwise SQLite re-prepares a
+    // cached statement whenever a value it peeked at changes (a `LIMIT ?`,
+    // a key range under STAT4), which cost a full parse per common prefix
+    // in delimiter listings (most of the time of such a page, by perf).
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(conn)
 }
 
