@@ -15,7 +15,9 @@ pub const CHUNK: usize = 1 << 20;
 /// A shared buffer of incompressible bytes (xorshift), `CHUNK` long or the
 /// object size if smaller.
 pub fn pattern(size: u64) -> Bytes {
-    let len = usize::try_from(size.min(CHUNK as u64)).unwrap_or(CHUNK).max(1);
+    let len = usize::try_from(size.min(CHUNK as u64))
+        .unwrap_or(CHUNK)
+        .max(1);
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut buf = Vec::with_capacity(len + 8);
     while buf.len() < len {

@@ -85,7 +85,9 @@ impl Reply {
     /// `STATUS Code` of a failed request, from the S3 error XML.
     pub fn error_kind(&self) -> String {
         let code = xml_tag(&self.body, "Code").unwrap_or_default();
-        format!("{} {code}", self.status.as_u16()).trim_end().to_owned()
+        format!("{} {code}", self.status.as_u16())
+            .trim_end()
+            .to_owned()
     }
 }
 
@@ -221,7 +223,10 @@ impl Conn {
             .map_err(|e| format!("signing: {e}"))?
             .into();
         let len_text = len.to_string();
-        let headers = [("host", t.authority.as_str()), ("content-length", &len_text)];
+        let headers = [
+            ("host", t.authority.as_str()),
+            ("content-length", &len_text),
+        ];
         let signable = SignableRequest::new(
             req.method().as_str(),
             url.as_str(),

@@ -165,7 +165,10 @@ fn parse_mix(text: &str) -> anyhow::Result<Vec<(Op, u32)>> {
             "head" => Op::Head,
             other => anyhow::bail!("--mix: unknown operation {other:?} (get, put, delete, head)"),
         };
-        let w: u32 = w.trim().parse().with_context(|| format!("--mix: bad weight in {part:?}"))?;
+        let w: u32 = w
+            .trim()
+            .parse()
+            .with_context(|| format!("--mix: bad weight in {part:?}"))?;
         mix.push((op, w));
     }
     anyhow::ensure!(
@@ -210,7 +213,9 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let mut setup_errors = std::collections::BTreeMap::new();
     if let Err(kind) = create_bucket(&target, &args.bucket).await {
         eprintln!("almacen bench: creating bucket {}: {kind}", args.bucket);
-        *setup_errors.entry(format!("create bucket: {kind}")).or_insert(0) += 1;
+        *setup_errors
+            .entry(format!("create bucket: {kind}"))
+            .or_insert(0) += 1;
     }
     let needs_objects = matches!(
         args.mode,
@@ -259,7 +264,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
             "prefix": args.prefix,
             "size": args.size,
             "concurrency": args.concurrency,
-            "duration_s": args.count.is_none().then(|| args.duration.as_secs_f64()),
+            "duration_s": args.count.is_none().then_some(args.duration.as_secs_f64()),
             "count": args.count,
             "warmup_s": args.warmup.as_secs_f64(),
             "objects": args.objects,
@@ -306,7 +311,9 @@ async fn phase(
             }
         }
     }
-    let secs = Instant::now().saturating_duration_since(start).as_secs_f64();
+    let secs = Instant::now()
+        .saturating_duration_since(start)
+        .as_secs_f64();
     (secs.max(1e-6), merged)
 }
 

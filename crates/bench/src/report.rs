@@ -164,7 +164,16 @@ impl Report {
         let _ = writeln!(
             out,
             "{:<10} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7}",
-            "op", "ops", "ops/s", "MiB/s", "items/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+            "op",
+            "ops",
+            "ops/s",
+            "MiB/s",
+            "items/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "errors"
         );
         for (op, s) in &self.ops {
             let ms = |v: u64| v as f64 / 1000.0;

@@ -88,7 +88,10 @@ pub struct Worker {
 
 /// What one operation did.
 enum Outcome {
-    Done { bytes: u64, items: u64 },
+    Done {
+        bytes: u64,
+        items: u64,
+    },
     /// Nothing left to do (prepare or delete ran out of keys).
     Exhausted,
 }
@@ -237,7 +240,13 @@ impl Worker {
         let path = key_path(&s.bucket, key);
         let r = self
             .conn
-            .send(Method::DELETE, &path, RepeatBody::new(&s.pattern, 0), 0, false)
+            .send(
+                Method::DELETE,
+                &path,
+                RepeatBody::new(&s.pattern, 0),
+                0,
+                false,
+            )
             .await?;
         expect(&r, StatusCode::NO_CONTENT)?;
         Ok(Outcome::Done { bytes: 0, items: 0 })

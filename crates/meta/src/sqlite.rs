@@ -160,7 +160,10 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, MetaError> {
     // cached statement whenever a value it peeked at changes (a `LIMIT ?`,
     // a key range under STAT4), which cost a full parse per common prefix
     // in delimiter listings (most of the time of such a page, by perf).
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
