@@ -35,6 +35,9 @@ pub enum Command {
     /// Write a private authority and a certificate signed by it into a certs
     /// folder, for HTTPS in trials, on a LAN and in tests.
     Certgen(crate::certgen::CertgenArgs),
+    /// Load-test any S3 endpoint (put, get, mixed, list, delete, multipart)
+    /// or measure this machine's limits (`almacen bench machine`).
+    Bench(almacen_bench::BenchArgs),
 }
 
 /// `almacen server` arguments.

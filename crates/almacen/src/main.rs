@@ -17,6 +17,18 @@ mod tls;
 
 use clap::Parser as _;
 
+/// `almacen bench`, with `--alias` resolved from the admin CLI's saved servers.
+fn bench(mut args: almacen_bench::BenchArgs) -> anyhow::Result<()> {
+    if let Some(name) = args.alias.take() {
+        let alias = admin::aliases::resolve(&name)?;
+        args.endpoint = alias.url;
+        args.access_key.get_or_insert(alias.access_key);
+        args.secret_key.get_or_insert(alias.secret_key);
+        args.region = alias.region;
+    }
+    almacen_bench::run(args)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = config::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -36,6 +48,7 @@ fn main() -> std::process::ExitCode {
         config::Command::Ready(args) => return ready::main(&args),
         config::Command::Mirror(args) => mirror::run(&args),
         config::Command::Certgen(args) => certgen::run(&args),
+        config::Command::Bench(args) => bench(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

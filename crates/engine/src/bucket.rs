@@ -310,6 +310,10 @@ impl Engine {
     /// # Errors
     /// `QuotaExceeded`, `NoSuchBucket`.
     pub async fn check_quota(&self, bucket: &str, key: &str, size: u64) -> Result<(), EngineError> {
+        // Most buckets have no quota: known from memory, no usage read.
+        if let Some(None) = self.meta.bucket_quota(bucket).await? {
+            return Ok(());
+        }
         let usage = self.bucket_usage(bucket).await?;
         let Some(quota) = usage.quota else {
             return Ok(());

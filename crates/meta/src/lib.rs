@@ -14,6 +14,7 @@
 //! transaction (one fsync for many requests).
 #![forbid(unsafe_code)]
 
+mod bucket_cache;
 mod error;
 mod list;
 mod sqlite;
@@ -55,6 +56,12 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// What a bucket holds and its quota.
     async fn bucket_usage(&self, bucket: &str) -> Result<Option<BucketUsage>, MetaError>;
+
+    /// Just the bucket's quota (`None`: no such bucket), which every upload
+    /// checks; a store may answer it from memory.
+    async fn bucket_quota(&self, bucket: &str) -> Result<Option<Option<u64>>, MetaError> {
+        Ok(self.bucket_usage(bucket).await?.map(|u| u.quota))
+    }
 
     /// Every bucket, sorted by name.
     async fn list_buckets(&self) -> Result<Vec<BucketRow>, MetaError>;

@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::bucket_cache::{BucketCache, changes_quota, changes_row};
 use crate::list::{common_prefix, prefix_successor};
 use crate::{
     BucketRow, BucketUsage, Condition, EventRow, ListEntry, ListPage, ListQuery, MetaError,
@@ -123,8 +124,17 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Mutex<mpsc::Sender<Job>>,
+    /// Bucket rows and quotas, read on every request (see bucket_cache.rs);
+    /// the writer thread empties them after each commit that changes one.
+    caches: Arc<Caches>,
     readers: Mutex<Vec<Connection>>,
     path: std::path::PathBuf,
+}
+
+/// What the writer thread keeps coherent.
+struct Caches {
+    rows: BucketCache<Option<BucketRow>>,
+    quotas: BucketCache<Option<Option<u64>>>,
 }
 
 fn now_ms() -> i64 {
@@ -146,6 +156,14 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, MetaError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
+    // Plans must not depend on bound values: otherwise SQLite re-prepares a
+    // cached statement whenever a value it peeked at changes (a `LIMIT ?`,
+    // a key range under STAT4), which cost a full parse per common prefix
+    // in delimiter listings (most of the time of such a page, by perf).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -201,17 +219,42 @@ impl SqliteStore {
             readers.push(open_conn(path, true)?);
         }
         let (tx, rx) = mpsc::channel::<Job>();
+        let caches = Arc::new(Caches {
+            rows: BucketCache::new(changes_row),
+            quotas: BucketCache::new(changes_quota),
+        });
+        let cache = caches.clone();
         std::thread::Builder::new()
             .name("meta-writer".into())
-            .spawn(move || writer_loop(conn, &rx))
+            .spawn(move || writer_loop(conn, &rx, &cache))
             .map_err(|e| MetaError::Corrupt(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(tx),
+                caches,
                 readers: Mutex::new(readers),
                 path: path.to_path_buf(),
             }),
         })
+    }
+
+    /// A bucket row straight from SQLite.
+    async fn get_bucket_uncached(&self, name: String) -> Result<Option<BucketRow>, MetaError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT name, created_ms, region, attrs FROM buckets WHERE name = ?1",
+            )?
+            .query_row([name], |r| {
+                Ok(BucketRow {
+                    name: r.get(0)?,
+                    created_ms: r.get(1)?,
+                    region: r.get(2)?,
+                    attrs: r.get(3)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, MetaError>
@@ -243,7 +286,7 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>, caches: &Caches) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -253,6 +296,11 @@ fn writer_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
             }
         }
         let results = commit_batch(&mut conn, &batch);
+        // Before anyone hears of the commit, even a caller that went away.
+        for job in &batch {
+            caches.rows.committed(&job.ops);
+            caches.quotas.committed(&job.ops);
+        }
         for (job, result) in batch.into_iter().zip(results) {
             let _ = job.reply.send(result);
         }
@@ -1096,22 +1144,23 @@ impl MetaStore for SqliteStore {
     }
 
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRow>, MetaError> {
-        let name = name.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT name, created_ms, region, attrs FROM buckets WHERE name = ?1",
-            )?
-            .query_row([name], |r| {
-                Ok(BucketRow {
-                    name: r.get(0)?,
-                    created_ms: r.get(1)?,
-                    region: r.get(2)?,
-                    attrs: r.get(3)?,
-                })
-            })
-            .optional()?)
-        })
-        .await
+        let (cached, generation) = self.inner.caches.rows.get(name);
+        if let Some(row) = cached {
+            return Ok(row);
+        }
+        let row = self.get_bucket_uncached(name.to_owned()).await?;
+        self.inner.caches.rows.insert(name, row.clone(), generation);
+        Ok(row)
+    }
+
+    async fn bucket_quota(&self, bucket: &str) -> Result<Option<Option<u64>>, MetaError> {
+        let (cached, generation) = self.inner.caches.quotas.get(bucket);
+        if let Some(quota) = cached {
+            return Ok(quota);
+        }
+        let quota = self.bucket_usage(bucket).await?.map(|u| u.quota);
+        self.inner.caches.quotas.insert(bucket, quota, generation);
+        Ok(quota)
     }
 
     async fn due_events(&self, max: usize) -> Result<Vec<EventRow>, MetaError> {
