@@ -238,15 +238,19 @@ pub async fn http_send(
 /// An S3 client for any endpoint and key pair.
 #[must_use]
 pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(config_for(endpoint, access_key, secret_key).build())
+}
+
+/// The SDK configuration every test client starts from: path style,
+/// us-east-1, the given keys.
+fn config_for(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::config::Builder {
     let creds = aws_credential_types::Credentials::new(access_key, secret_key, None, None, "test");
-    let config = aws_sdk_s3::Config::builder()
+    aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(creds)
         .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// Writes a private authority and a certificate for `hosts` into `dir`
@@ -281,16 +285,11 @@ pub fn tls_client_for(endpoint: &str, ca_pem: &[u8]) -> aws_sdk_s3::Client {
                 .expect("TLS context"),
         )
         .build_https();
-    let creds = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test");
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .http_client(http)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws_sdk_s3::Client::from_conf(
+        config_for(endpoint, ACCESS_KEY, SECRET_KEY)
+            .http_client(http)
+            .build(),
+    )
 }
 
 /// A unique bucket name for one test.
