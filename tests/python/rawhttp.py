@@ -112,25 +112,23 @@ def _parse(buf: bytes, s: socket.socket, deadline: float) -> Response:
     body = rest
     if "content-length" in headers:
         want = int(headers["content-length"])
-        while len(body) < want and time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not chunk:
-                break
-            body += chunk
+        body = _read_until(s, body, lambda b: len(b) >= want, deadline)
     elif headers.get("transfer-encoding", "").lower() == "chunked":
-        while not body.endswith(b"0\r\n\r\n") and time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not chunk:
-                break
-            body += chunk
-        body = _dechunk(body)
+        body = _dechunk(_read_until(s, body, lambda b: b.endswith(b"0\r\n\r\n"), deadline))
     return Response(status, headers, body)
+
+
+def _read_until(s: socket.socket, body: bytes, done, deadline: float) -> bytes:
+    """Reads more of a response body until `done(body)`, the peer closes, or the deadline."""
+    while not done(body) and time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        body += chunk
+    return body
 
 
 def _dechunk(data: bytes) -> bytes:
