@@ -59,6 +59,32 @@ pub struct ServerArgs {
     /// when only that one exists.
     #[arg(long, short = 'S')]
     pub certs_dir: Option<PathBuf>,
+    /// Keep metadata in PostgreSQL (or CockroachDB, YugabyteDB) instead of
+    /// `DATA/meta.db`: `postgres://user:password@host:5432/database`. Any
+    /// number of nodes with the same URL and a shared data folder serve one
+    /// namespace. Also `ALMACEN_META_URL`.
+    #[arg(long = "meta")]
+    pub meta_url: Option<String>,
+    /// This node's name among several (letters, digits, `.`, `_`, `-`, `:`);
+    /// also `ALMACEN_NODE_ID`. Default: host name and API port.
+    #[arg(long)]
+    pub node_id: Option<String>,
+}
+
+/// Where metadata lives.
+#[derive(Debug, Clone)]
+pub enum MetaBackend {
+    /// `DATA/meta.db`, this process only.
+    Embedded,
+    /// A PostgreSQL-compatible database shared by several nodes.
+    Postgres {
+        /// The connection URL (may hold a password: never logged).
+        url: String,
+        /// Connections this node keeps at most (`ALMACEN_META_POOL`, default 16).
+        pool: usize,
+        /// This node's name.
+        node_id: String,
+    },
 }
 
 /// Everything the server needs, resolved and validated.
@@ -109,6 +135,8 @@ pub struct ServerConfig {
     pub buckets: Vec<crate::provision::BucketSpec>,
     /// Connection caps and slow-client timeouts.
     pub limits: crate::limits::Limits,
+    /// Where metadata lives.
+    pub meta: MetaBackend,
 }
 
 /// A positive whole number from `var`, or `default` when unset.
@@ -324,7 +352,36 @@ impl ServerConfig {
                 "ALMACEN_KMS_PREVIOUS_KEYS is set but there is no current key (MINIO_KMS_SECRET_KEY)"
             );
         }
+        let meta = match args.meta_url.or_else(|| env_any(&["ALMACEN_META_URL"])) {
+            None => MetaBackend::Embedded,
+            Some(url) => {
+                if !(url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.contains("host="))
+                {
+                    bail!("--meta must be a postgres:// URL");
+                }
+                let pool = usize::try_from(positive("ALMACEN_META_POOL", 16)?).unwrap_or(16);
+                let node_id = match args.node_id.or_else(|| env_any(&["ALMACEN_NODE_ID"])) {
+                    Some(id) => id,
+                    None => format!("{}-{}", host_name(), address.port()),
+                };
+                if node_id.is_empty()
+                    || node_id.len() > 128
+                    || node_id.starts_with('.')
+                    || !node_id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+                {
+                    bail!(
+                        "node id {node_id:?}: use up to 128 letters, digits, '.', '_', '-' or ':'"
+                    );
+                }
+                MetaBackend::Postgres { url, pool, node_id }
+            }
+        };
         Ok(Self {
+            meta,
             limits: limits_from_env()?,
             root_ignores_bucket_policy: env_any(&["ALMACEN_ROOT_IGNORES_BUCKET_POLICY"])
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
@@ -373,4 +430,16 @@ impl ServerConfig {
                 ),
         })
     }
+}
+
+/// This machine's host name, for default node ids.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_else(|_| "node".to_owned())
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_owned()
 }

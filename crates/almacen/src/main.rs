@@ -7,6 +7,7 @@
 mod admin;
 mod canned;
 mod certgen;
+mod cluster;
 mod config;
 mod limits;
 mod mirror;

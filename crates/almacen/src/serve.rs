@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::config::ServerConfig;
+use crate::config::{MetaBackend, ServerConfig};
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -31,8 +31,35 @@ pub fn run(cfg: ServerConfig) -> anyhow::Result<()> {
 }
 
 async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
-    let mut engine = Engine::open(&cfg.data_dir, &cfg.region)
-        .map_err(|e| anyhow::anyhow!("data folder {}: {e}", cfg.data_dir.display()))?;
+    let (mut engine, node_id) = match &cfg.meta {
+        MetaBackend::Embedded => (
+            Engine::open(&cfg.data_dir, &cfg.region)
+                .map_err(|e| anyhow::anyhow!("data folder {}: {e}", cfg.data_dir.display()))?,
+            None,
+        ),
+        MetaBackend::Postgres { url, pool, node_id } => {
+            // The URL may hold a password: errors name the database, not the URL.
+            let meta = almacen_meta::PgStore::connect(url, *pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("metadata database (--meta): {e}"))?;
+            tracing::info!(node = %node_id, "metadata in PostgreSQL, shared with other nodes");
+            let engine = Engine::open_shared(
+                &cfg.data_dir,
+                &cfg.region,
+                std::sync::Arc::new(meta),
+                node_id,
+            )
+            .map_err(|e| anyhow::anyhow!("data folder {}: {e}", cfg.data_dir.display()))?;
+            (engine, Some(node_id.clone()))
+        }
+    };
+    // Several nodes: background work only on the lease holder (asked once
+    // now, then renewed with every heartbeat).
+    let background = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(node_id.is_none()));
+    if let Some(id) = &node_id {
+        engine.set_background_flag(background.clone());
+        crate::cluster::take_lease(engine.meta().as_ref(), id, &background).await;
+    }
     engine.set_master_key(cfg.kms_key.take());
     let previous = std::mem::take(&mut cfg.kms_previous);
     let previous_material: Vec<String> = previous.iter().map(|(_, spec)| spec.clone()).collect();
@@ -63,6 +90,9 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load users and policies: {e}"))?;
     let iam = std::sync::Arc::new(iam);
+    if node_id.is_some() {
+        crate::cluster::spawn_config_follower(engine.meta(), iam.clone());
+    }
     let console_iam = iam.clone();
     let delivery = std::sync::Arc::new(almacen_notify::DeliveryStats::default());
     let metrics = std::sync::Arc::new(almacen_s3::metrics::Metrics::new(
@@ -191,14 +221,20 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
 
     // Garbage collection of replaced blobs: everything left from before the
     // start at once, then periodically with a grace period for readers.
+    // With several nodes, readers elsewhere may still hold released blobs:
+    // always the grace period then.
     let gc_engine = engine.clone();
+    let shared = node_id.is_some();
     tokio::spawn(async move {
-        if let Err(e) = gc_engine.collect_garbage(0).await {
+        if !shared && let Err(e) = gc_engine.collect_garbage(0).await {
             tracing::warn!(error = %e, "garbage collection failed");
         }
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
+            if !gc_engine.runs_background() {
+                continue;
+            }
             if let Err(e) = gc_engine.collect_garbage(GC_GRACE_MS).await {
                 tracing::warn!(error = %e, "garbage collection failed");
             }
@@ -216,7 +252,30 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         tracing::info!(arn = %t.arn, kind = t.kind(), endpoint = %t.endpoint(), "event notification target");
     }
     almacen_notify::publish(delivery.clone());
+    let dispatcher = if node_id.is_some() {
+        dispatcher.gated(background.clone())
+    } else {
+        dispatcher
+    };
     tokio::spawn(dispatcher.run());
+    if let Some(id) = &node_id {
+        let node = almacen_meta::NodeRow {
+            id: id.clone(),
+            endpoint: cfg.server_url.clone().unwrap_or_else(|| shown.clone()),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            roles: String::new(),
+            started_ms: i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis(),
+            )
+            .unwrap_or(0),
+            seen_ms: 0,
+            now_ms: 0,
+        };
+        crate::cluster::spawn_heartbeat(engine.meta(), node, background.clone());
+    }
 
     // Lifecycle: a pass over the buckets with rules, several times a "day"
     // (every hour, or an eighth of a shortened day).
@@ -229,6 +288,9 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            if !lc_engine.runs_background() {
+                continue;
+            }
             match lc_engine.apply_lifecycle().await {
                 Ok(s) if s.expired + s.aborted > 0 => {
                     tracing::info!(expired = s.expired, aborted = s.aborted, "lifecycle pass");

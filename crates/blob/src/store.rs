@@ -104,13 +104,45 @@ impl BlobStore {
     /// # Errors
     /// The folders cannot be created or cleaned.
     pub fn open(root: &Path) -> Result<Self, BlobError> {
+        Self::open_for_node(root, None)
+    }
+
+    /// [`BlobStore::open`] for one of several nodes sharing `root`: its
+    /// uploads stage in `tmp/<node>/`, and only that folder is cleaned.
+    /// `node` must be a plain name (letters, digits, `.`, `_`, `-`, `:`).
+    ///
+    /// # Errors
+    /// The folders cannot be created or cleaned, or `node` is not a plain name.
+    pub fn open_for_node(root: &Path, node: Option<&str>) -> Result<Self, BlobError> {
         let blobs = root.join("blobs");
-        let tmp = root.join("tmp");
+        let tmp = match node {
+            None => root.join("tmp"),
+            Some(n)
+                if !n.is_empty()
+                    && !n.starts_with('.')
+                    && n.len() <= 128
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b)) =>
+            {
+                std::fs::create_dir_all(root.join("tmp"))?;
+                root.join("tmp").join(n)
+            }
+            Some(n) => {
+                return Err(BlobError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid node id {n:?}: use letters, digits, '.', '_', '-' or ':'"),
+                )));
+            }
+        };
         std::fs::create_dir_all(&blobs)?;
         if tmp.exists() {
             let mut removed = 0usize;
             for entry in std::fs::read_dir(&tmp)? {
                 let entry = entry?;
+                // Other nodes' folders (tmp/<node>/) are theirs to clean.
+                if entry.file_type()?.is_dir() {
+                    continue;
+                }
                 std::fs::remove_file(entry.path())?;
                 removed += 1;
             }

@@ -191,7 +191,8 @@ impl Engine {
         name: &str,
         policy: Option<String>,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.policy = policy).await
+        self.update_bucket_config(name, |c| c.policy = policy.clone())
+            .await
     }
 
     /// Sets the bucket's canned ACL.
@@ -203,7 +204,8 @@ impl Engine {
         name: &str,
         acl: crate::CannedAcl,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.acl = Some(acl)).await
+        self.update_bucket_config(name, |c| c.acl = Some(acl.clone()))
+            .await
     }
 
     /// Sets or removes the bucket's CORS rules (validated by the caller).
@@ -215,7 +217,8 @@ impl Engine {
         name: &str,
         rules: Option<Vec<CorsRule>>,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.cors = rules).await
+        self.update_bucket_config(name, |c| c.cors = rules.clone())
+            .await
     }
 
     /// Sets or removes the bucket's tags (validated by the caller).
@@ -227,7 +230,8 @@ impl Engine {
         name: &str,
         tags: Option<crate::Tags>,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.tags = tags).await
+        self.update_bucket_config(name, |c| c.tags = tags.clone())
+            .await
     }
 
     /// Sets or removes the bucket's upload rules (validated by the caller).
@@ -239,7 +243,7 @@ impl Engine {
         name: &str,
         rules: Option<Vec<crate::UploadRule>>,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.upload_rules = rules)
+        self.update_bucket_config(name, |c| c.upload_rules = rules.clone())
             .await
     }
 
@@ -256,7 +260,7 @@ impl Engine {
         if algorithm.is_some() {
             self.check_kms_key(kms_key_id)?;
         }
-        self.update_bucket_config(name, |c| c.encryption = algorithm)
+        self.update_bucket_config(name, |c| c.encryption = algorithm.clone())
             .await
     }
 
@@ -269,7 +273,7 @@ impl Engine {
         name: &str,
         rules: Option<Vec<crate::NotificationRule>>,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.notifications = rules)
+        self.update_bucket_config(name, |c| c.notifications = rules.clone())
             .await
     }
 
@@ -338,22 +342,38 @@ impl Engine {
         }
     }
 
-    /// Read-modify-write of the bucket configuration, one at a time so that
-    /// two updates of different fields (policy and CORS) cannot lose one.
+    /// Read-modify-write of the bucket configuration: one at a time on this
+    /// node, and compare-and-set in the store, so that two updates of
+    /// different fields (policy and CORS) cannot lose one even when they
+    /// arrive through different nodes.
     pub(crate) async fn update_bucket_config(
         &self,
         name: &str,
-        f: impl FnOnce(&mut BucketConfig),
+        f: impl Fn(&mut BucketConfig),
     ) -> Result<(), EngineError> {
         let _one_at_a_time = self.config_lock.lock().await;
-        let mut config = self.bucket_config(name).await?;
-        f(&mut config);
-        let attrs =
-            serde_json::to_vec(&config).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.commit(vec![WriteOp::SetBucketAttrs {
-            name: name.to_owned(),
-            attrs,
-        }])
-        .await
+        let mut attempt = 0;
+        loop {
+            let row = self
+                .meta
+                .get_bucket(name)
+                .await?
+                .ok_or(EngineError::NoSuchBucket)?;
+            let mut config = BucketConfig::decode(&row.attrs)?;
+            f(&mut config);
+            let attrs =
+                serde_json::to_vec(&config).map_err(|e| EngineError::Internal(e.to_string()))?;
+            let result = self
+                .commit(vec![WriteOp::SetBucketAttrs {
+                    name: name.to_owned(),
+                    attrs,
+                    expected: Some(row.attrs),
+                }])
+                .await;
+            match result {
+                Err(EngineError::ConditionalConflict) if attempt < 20 => attempt += 1,
+                other => return other,
+            }
+        }
     }
 }

@@ -117,6 +117,10 @@ pub enum EngineError {
         "The object's stored data failed its integrity check and cannot be served; the server has recorded it as corrupt."
     )]
     CorruptObject,
+    /// The metadata database cannot be reached now (PostgreSQL down or its
+    /// connection pool exhausted): clients should retry.
+    #[error("The metadata database is unavailable; please try again.")]
+    Unavailable(String),
     /// Anything else: a bug or a failing disk; details go to the log, not the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -134,9 +138,10 @@ impl From<MetaError> for EngineError {
                 Self::InvalidPart(format!("Part {n} changed while completing"))
             }
             MetaError::PreconditionFailed => Self::PreconditionFailed,
-            MetaError::ConditionalConflict => Self::ConditionalConflict,
+            MetaError::ConditionalConflict | MetaError::Raced => Self::ConditionalConflict,
             MetaError::NoSuchKey => Self::NoSuchKey,
             MetaError::Full => Self::DiskFull,
+            MetaError::Unavailable(detail) => Self::Unavailable(detail),
             other => Self::Internal(other.to_string()),
         }
     }

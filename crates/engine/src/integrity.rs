@@ -358,6 +358,9 @@ impl Engine {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
+                if !engine.runs_background() {
+                    continue;
+                }
                 match engine.scan(Some(rate)).await {
                     Ok(r) => tracing::info!(
                         objects = r.objects,

@@ -42,7 +42,7 @@ pub use almacen_meta::{
     BucketUsage, ListEntry, ListPage, ListQuery, MetaStore, UploadListPage, UploadListQuery,
     VersionEntry, VersionListPage, VersionListQuery,
 };
-use almacen_meta::{MetaError, SqliteStore, WriteOp};
+use almacen_meta::{SqliteStore, WriteOp};
 pub use attrs::{CannedAcl, ChecksumType, ContentHeaders, ObjectAttrs, Tags, UploadAttrs};
 pub use bucket::{BucketConfig, CorsRule};
 pub use error::EngineError;
@@ -94,6 +94,10 @@ pub struct Engine {
     integrity_totals: Arc<integrity::IntegrityTotals>,
     /// Live event listeners (ListenBucketNotification).
     listeners: listen::Listeners,
+    /// Whether this node runs the work that must run once per cluster
+    /// (lifecycle, scrubbing, garbage collection): always alone, and on
+    /// the node holding the background lease when several share a store.
+    background: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -119,6 +123,26 @@ impl Engine {
         Ok(Self::with_stores(Arc::new(meta), blobs, region))
     }
 
+    /// Opens the engine on a data folder shared by several nodes, with
+    /// metadata in a shared store (PostgreSQL). Uploads in progress are
+    /// staged under `DATA/tmp/<node>`, so a node that starts cleans only
+    /// its own leftovers, never another node's uploads.
+    ///
+    /// # Errors
+    /// The folder cannot be created or written.
+    pub fn open_shared(
+        data_dir: &Path,
+        region: &str,
+        meta: Arc<dyn MetaStore>,
+        node: &str,
+    ) -> Result<Self, EngineError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            EngineError::Internal(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let blobs = BlobStore::open_for_node(data_dir, Some(node))?;
+        Ok(Self::with_stores(meta, blobs, region))
+    }
+
     /// Builds an engine over explicit stores (another metadata backend, tests).
     #[must_use]
     pub fn with_stores(meta: Arc<dyn MetaStore>, blobs: BlobStore, region: &str) -> Self {
@@ -134,7 +158,21 @@ impl Engine {
             extra_keys: Arc::default(),
             integrity_totals: Arc::default(),
             listeners: listen::Listeners::default(),
+            background: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
+    }
+
+    /// Shares the flag that says whether this node runs cluster-wide
+    /// background work (see [`Engine::runs_background`]).
+    pub fn set_background_flag(&mut self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.background = flag;
+    }
+
+    /// Whether this node should run lifecycle passes, scrubbing and garbage
+    /// collection now.
+    #[must_use]
+    pub fn runs_background(&self) -> bool {
+        self.background.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Space on the data folder's file system.
@@ -219,14 +257,14 @@ impl Engine {
                 Ok(())
             }
             Err(e) => {
-                let refused = !matches!(e, MetaError::Storage(_) | MetaError::WriterGone);
+                let refused = !e.is_uncertain();
                 if refused && let Some(id) = blob {
                     if let Err(re) = self.blobs.remove(id).await {
                         tracing::warn!(blob = %id, error = %re, "cannot remove an uncommitted blob");
                     }
                 }
-                if let MetaError::Storage(ref s) = e {
-                    tracing::error!(error = %s, "metadata commit failed");
+                if e.is_uncertain() {
+                    tracing::error!(error = %e, "metadata commit failed");
                 }
                 Err(EngineError::from(e))
             }
@@ -239,12 +277,11 @@ impl Engine {
             .commit(ops)
             .await
             .map(|()| self.announce(notices))
-            .map_err(|e| match e {
-                MetaError::Storage(ref s) => {
-                    tracing::error!(error = %s, "metadata commit failed");
-                    EngineError::from(e)
+            .map_err(|e| {
+                if e.is_uncertain() {
+                    tracing::error!(error = %e, "metadata commit failed");
                 }
-                other => EngineError::from(other),
+                EngineError::from(e)
             })
     }
 }

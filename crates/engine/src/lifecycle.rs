@@ -188,7 +188,7 @@ impl Engine {
         name: &str,
         rules: Option<Vec<LifecycleRule>>,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.lifecycle = rules)
+        self.update_bucket_config(name, |c| c.lifecycle = rules.clone())
             .await
     }
 

@@ -279,6 +279,25 @@ struct State {
     service_accounts: BTreeMap<String, StoredServiceAccount>,
 }
 
+impl State {
+    /// An empty state but for the built-in policies.
+    fn with_builtins() -> Self {
+        let mut state = Self::default();
+        for (name, doc) in CANNED_POLICIES {
+            let parsed = Policy::parse(doc).expect("built-in policies parse");
+            state.policies.insert(
+                (*name).to_owned(),
+                StoredPolicy {
+                    document: (*doc).to_owned(),
+                    parsed: Arc::new(parsed),
+                    builtin: true,
+                },
+            );
+        }
+        state
+    }
+}
+
 /// One change to the IAM data, applied to the metadata store then to memory.
 enum Change {
     User(String, Option<UserRecord>),
@@ -400,21 +419,34 @@ impl IamStore {
             state: RwLock::new(State::default()),
             writer: tokio::sync::Mutex::new(()),
         };
+        let changes = store.stored_changes().await?;
         {
             let mut state = store.state_mut();
-            for (name, doc) in CANNED_POLICIES {
-                let parsed = Policy::parse(doc).expect("built-in policies parse");
-                state.policies.insert(
-                    (*name).to_owned(),
-                    StoredPolicy {
-                        document: (*doc).to_owned(),
-                        parsed: Arc::new(parsed),
-                        builtin: true,
-                    },
-                );
-            }
+            *state = State::with_builtins();
+            store.apply_to(&mut state, changes);
         }
-        let entries = store.meta.list_config("iam/").await?;
+        let unreadable = {
+            let state = store.state();
+            state.users.values().filter(|u| u.secret.is_none()).count()
+                + state
+                    .service_accounts
+                    .values()
+                    .filter(|s| s.secret.is_none())
+                    .count()
+        };
+        if unreadable > 0 {
+            tracing::error!(
+                count = unreadable,
+                "access keys whose secrets were sealed under another root secret or master key \
+                 cannot sign requests; restore the previous key or set new secrets"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Every IAM entry in the metadata store, as changes to apply.
+    async fn stored_changes(&self) -> Result<Vec<Change>, IamError> {
+        let entries = self.meta.list_config("iam/").await?;
         let mut changes = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let corrupt = || IamError::Corrupt(key.clone());
@@ -444,24 +476,25 @@ impl IamStore {
             };
             changes.push(change);
         }
-        store.apply_in_memory(changes);
-        let unreadable = {
-            let state = store.state();
-            state.users.values().filter(|u| u.secret.is_none()).count()
-                + state
-                    .service_accounts
-                    .values()
-                    .filter(|s| s.secret.is_none())
-                    .count()
-        };
-        if unreadable > 0 {
-            tracing::error!(
-                count = unreadable,
-                "access keys whose secrets were sealed under another root secret or master key \
-                 cannot sign requests; restore the previous key or set new secrets"
-            );
-        }
-        Ok(store)
+        Ok(changes)
+    }
+
+    /// Reads every entry again and swaps the in-memory copy at once: how a
+    /// node sees users, groups, policies and keys that another node
+    /// changed (the server calls it when the store's configuration
+    /// generation moves).
+    ///
+    /// # Errors
+    /// The metadata store failed or an entry is not valid JSON; the copy
+    /// in memory is then left as it was.
+    pub async fn reload(&self) -> Result<(), IamError> {
+        // No local change may land between the read and the swap.
+        let _one_writer = self.writer.lock().await;
+        let changes = self.stored_changes().await?;
+        let mut fresh = State::with_builtins();
+        self.apply_to(&mut fresh, changes);
+        *self.state_mut() = fresh;
+        Ok(())
     }
 
     fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -573,6 +606,10 @@ impl IamStore {
 
     fn apply_in_memory(&self, changes: Vec<Change>) {
         let mut state = self.state_mut();
+        self.apply_to(&mut state, changes);
+    }
+
+    fn apply_to(&self, state: &mut State, changes: Vec<Change>) {
         for change in changes {
             match change {
                 Change::User(name, None) => {

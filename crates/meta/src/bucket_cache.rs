@@ -119,6 +119,7 @@ mod tests {
         let change = [WriteOp::SetBucketAttrs {
             name: "b".into(),
             attrs: b"new".to_vec(),
+            expected: None,
         }];
         c.committed(&change);
         c.insert("b", Some(row(b"old")), generation);

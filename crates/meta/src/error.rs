@@ -45,6 +45,31 @@ pub enum MetaError {
     /// The writer thread is gone (shutdown or a fatal error).
     #[error("metadata writer stopped")]
     WriterGone,
+    /// The PostgreSQL server failed, refused or could not be reached; a
+    /// commit that fails this way may or may not have happened.
+    #[error("metadata database: {0}")]
+    Database(#[source] tokio_postgres::Error),
+    /// Another node changed a row between a check and the write that relied
+    /// on it; the store runs the transaction again, so callers only see
+    /// this if that keeps happening.
+    #[error("concurrent change, try again")]
+    Raced,
+    /// No connection to the metadata database could be had in time.
+    #[error("metadata database unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl MetaError {
+    /// Whether a failed commit may nevertheless have taken effect (or may
+    /// take effect later): the caller must then keep what the ops name
+    /// (blobs) instead of cleaning it up.
+    #[must_use]
+    pub fn is_uncertain(&self) -> bool {
+        matches!(
+            self,
+            Self::Storage(_) | Self::WriterGone | Self::Database(_) | Self::Unavailable(_)
+        )
+    }
 }
 
 impl From<rusqlite::Error> for MetaError {

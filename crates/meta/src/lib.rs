@@ -7,16 +7,20 @@
 //! old blobs to garbage collection *in the same transaction*.
 //!
 //! The [`MetaStore`] trait is what the engine talks to. [`SqliteStore`] is the
-//! embedded default; a PostgreSQL implementation is planned behind the same
-//! trait. All writes go through [`MetaStore::commit`], which applies a batch of
+//! embedded default; [`PgStore`] keeps the same rows in PostgreSQL (or a
+//! PostgreSQL-compatible database) so that several stateless nodes can share
+//! one namespace. All writes go through [`MetaStore::commit`], which applies a batch of
 //! [`WriteOp`]s atomically: the SQLite implementation funnels every caller
 //! into one writer thread that group-commits whatever is waiting into one
 //! transaction (one fsync for many requests).
 #![forbid(unsafe_code)]
 
 mod bucket_cache;
+#[cfg(test)]
+mod conformance;
 mod error;
 mod list;
+mod postgres;
 mod sqlite;
 mod types;
 
@@ -25,9 +29,10 @@ pub use list::{
     ListEntry, ListPage, ListQuery, UploadListPage, UploadListQuery, VersionEntry, VersionListPage,
     VersionListQuery,
 };
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    BucketRow, BucketUsage, Condition, EventRow, ObjectRow, PartRow, UploadRow, WriteOp,
+    BucketRow, BucketUsage, Condition, EventRow, NodeRow, ObjectRow, PartRow, UploadRow, WriteOp,
 };
 
 /// Metadata access for the engine. Implementations must make every
@@ -119,4 +124,38 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Whether the store can take writes now (for the readiness probe).
     async fn ping(&self) -> Result<(), MetaError>;
+
+    /// Whether other server processes may share this store (PostgreSQL):
+    /// then background work takes a [lease](MetaStore::lease) and in-memory
+    /// copies of configuration follow [`config_generation`](MetaStore::config_generation).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Takes or renews the lease `name` for `holder` for `ttl_ms`; `true`
+    /// when `holder` has it now. A lease whose holder stopped renewing it
+    /// passes to the next node that asks once it expires. A store used by
+    /// one process only grants every lease.
+    async fn lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, MetaError> {
+        let _ = (name, holder, ttl_ms);
+        Ok(true)
+    }
+
+    /// A number that changes whenever configuration (IAM entries, bucket
+    /// settings) changes, on any node: cheap to poll.
+    async fn config_generation(&self) -> Result<i64, MetaError> {
+        Ok(0)
+    }
+
+    /// Records that `node` is alive (and when it started).
+    async fn heartbeat(&self, node: &NodeRow) -> Result<(), MetaError> {
+        let _ = node;
+        Ok(())
+    }
+
+    /// Every node that reported itself in the last `within_ms`, by id.
+    async fn nodes(&self, within_ms: i64) -> Result<Vec<NodeRow>, MetaError> {
+        let _ = within_ms;
+        Ok(Vec::new())
+    }
 }

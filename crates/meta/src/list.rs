@@ -131,6 +131,25 @@ pub fn common_prefix<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) ->
     rest.find(d).map(|pos| &key[..prefix.len() + pos + d.len()])
 }
 
+/// Drops the one extra entry a listing fetched to learn that it is
+/// truncated: whichever of the last upload and the last prefix sorts last.
+pub(crate) fn drop_last_upload_entry(page: &mut UploadListPage) {
+    let last_upload = page.uploads.last().map(|u| u.key.clone());
+    let last_cp = page.common_prefixes.last().cloned();
+    match (last_upload, last_cp) {
+        (Some(u), Some(c)) if c > u => {
+            page.common_prefixes.pop();
+        }
+        (Some(_), _) => {
+            page.uploads.pop();
+        }
+        (None, Some(_)) => {
+            page.common_prefixes.pop();
+        }
+        (None, None) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -384,7 +384,7 @@ fn check_condition(
 }
 
 /// Whether `cond` holds for the current ETag (`None`: no current object).
-fn holds(cond: &Condition, current: Option<&str>) -> Result<(), MetaError> {
+pub(crate) fn holds(cond: &Condition, current: Option<&str>) -> Result<(), MetaError> {
     match (cond, current) {
         (Condition::All(all), _) => all.iter().try_for_each(|c| holds(c, current)),
         (Condition::IfNoneMatchAny, None) => Ok(()),
@@ -619,13 +619,21 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<(), MetaError> {
                 [&b.name],
             )?;
         }
-        WriteOp::SetBucketAttrs { name, attrs } => {
+        WriteOp::SetBucketAttrs {
+            name,
+            attrs,
+            expected,
+        } => {
             let n = tx.execute(
-                "UPDATE buckets SET attrs = ?2 WHERE name = ?1",
-                params![name, attrs],
+                "UPDATE buckets SET attrs = ?2 WHERE name = ?1 AND (?3 IS NULL OR attrs = ?3)",
+                params![name, attrs, expected],
             )?;
             if n == 0 {
-                return Err(MetaError::NoSuchBucket);
+                return Err(if bucket_exists(tx, name)? {
+                    MetaError::ConditionalConflict
+                } else {
+                    MetaError::NoSuchBucket
+                });
             }
         }
         WriteOp::DeleteBucket { name } => {
@@ -1111,21 +1119,7 @@ fn list_uploads_sync(
     }
     if count > q.max {
         page.truncated = true;
-        // Drop the one extra entry: whichever sorts last.
-        let last_upload = page.uploads.last().map(|u| u.key.clone());
-        let last_cp = page.common_prefixes.last().cloned();
-        match (last_upload, last_cp) {
-            (Some(u), Some(c)) if c > u => {
-                page.common_prefixes.pop();
-            }
-            (Some(_), _) => {
-                page.uploads.pop();
-            }
-            (None, Some(_)) => {
-                page.common_prefixes.pop();
-            }
-            (None, None) => {}
-        }
+        crate::list::drop_last_upload_entry(&mut page);
     }
     Ok(page)
 }
@@ -1415,187 +1409,30 @@ impl MetaStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{self, version};
 
-    fn obj(bucket: &str, key: &str) -> ObjectRow {
-        ObjectRow {
-            bucket: bucket.into(),
-            key: key.into(),
-            version_id: "null".into(),
-            size: 1,
-            etag: "e".into(),
-            mtime_ms: 1,
-            attrs: vec![],
-            inline: Some(vec![1]),
-            blobs: vec![],
-            delete_marker: false,
-        }
-    }
-
-    fn version(key: &str, id: &str, marker: bool) -> ObjectRow {
-        ObjectRow {
-            version_id: id.into(),
-            delete_marker: marker,
-            etag: format!("etag-{id}"),
-            blobs: if marker {
-                vec![]
-            } else {
-                vec![format!("blob-{id}")]
-            },
-            ..obj("b", key)
-        }
+    fn open() -> (tempfile::TempDir, Arc<dyn MetaStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
+        (dir, Arc::new(store))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn versions_markers_and_promotion() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
-        store
-            .commit(vec![WriteOp::CreateBucket(BucketRow {
-                name: "b".into(),
-                created_ms: 0,
-                region: "us-east-1".into(),
-                attrs: vec![],
-            })])
-            .await
-            .unwrap();
-        for id in ["v1", "v2"] {
-            store
-                .commit(vec![WriteOp::PutObject {
-                    row: version("k", id, false),
-                    condition: None,
-                }])
-                .await
-                .unwrap();
-        }
-        store
-            .commit(vec![WriteOp::DeleteObject {
-                bucket: "b".into(),
-                key: "k".into(),
-                marker: Some(version("k", "m3", true)),
-            }])
-            .await
-            .unwrap();
-        // Hidden from ListObjects, listed newest first by ListObjectVersions.
-        let page = store
-            .list_objects(
-                "b",
-                ListQuery {
-                    max: 10,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert!(page.entries.is_empty());
-        let all = store
-            .list_versions(
-                "b",
-                VersionListQuery {
-                    max: 10,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let ids: Vec<(String, bool)> = all
-            .entries
-            .iter()
-            .map(|e| match e {
-                VersionEntry::Version { row, is_latest } => (row.version_id.clone(), *is_latest),
-                VersionEntry::CommonPrefix(_) => unreachable!(),
-            })
-            .collect();
-        assert_eq!(
-            ids,
-            vec![
-                ("m3".into(), true),
-                ("v2".into(), false),
-                ("v1".into(), false)
-            ]
-        );
-        // Resume after v2.
-        let rest = store
-            .list_versions(
-                "b",
-                VersionListQuery {
-                    key_marker: Some("k".into()),
-                    version_id_marker: Some("v2".into()),
-                    max: 10,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(rest.entries.len(), 1);
-        // Removing the marker brings v2 back; removing v1 releases its blob.
-        store
-            .commit(vec![WriteOp::DeleteVersion {
-                bucket: "b".into(),
-                key: "k".into(),
-                version_id: "m3".into(),
-            }])
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .get_object("b", "k")
-                .await
-                .unwrap()
-                .unwrap()
-                .version_id,
-            "v2"
-        );
-        store
-            .commit(vec![WriteOp::DeleteVersion {
-                bucket: "b".into(),
-                key: "k".into(),
-                version_id: "v1".into(),
-            }])
-            .await
-            .unwrap();
-        assert_eq!(
-            store.garbage(i64::MAX, 10).await.unwrap(),
-            vec!["blob-v1".to_owned()]
-        );
-        assert!(
-            store
-                .get_object_version("b", "k", "v1")
-                .await
-                .unwrap()
-                .is_none()
-        );
-        // A null write replaces the null version only; v2 stays.
-        store
-            .commit(vec![WriteOp::PutObject {
-                row: version("k", "null", false),
-                condition: None,
-            }])
-            .await
-            .unwrap();
-        store
-            .commit(vec![WriteOp::PutObject {
-                row: version("k", "null", false),
-                condition: None,
-            }])
-            .await
-            .unwrap();
-        let all = store
-            .list_versions(
-                "b",
-                VersionListQuery {
-                    max: 10,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(all.entries.len(), 2);
-        // The bucket is not empty while versions remain.
-        let err = store
-            .commit(vec![WriteOp::DeleteBucket { name: "b".into() }])
-            .await
-            .unwrap_err();
-        assert!(matches!(err, MetaError::BucketNotEmpty));
+        let (_dir, store) = open();
+        conformance::versions_markers_and_promotion(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn delimiter_listing_seeks_past_prefixes() {
+        let (_dir, store) = open();
+        conformance::delimiter_listing_seeks_past_prefixes(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_condition_does_not_undo_neighbours() {
+        let (_dir, store) = open();
+        conformance::failed_condition_does_not_undo_neighbours(store).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1633,100 +1470,5 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn delimiter_listing_seeks_past_prefixes() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
-        store
-            .commit(vec![WriteOp::CreateBucket(BucketRow {
-                name: "b".into(),
-                created_ms: 0,
-                region: "us-east-1".into(),
-                attrs: vec![],
-            })])
-            .await
-            .unwrap();
-        let mut ops = vec![];
-        for k in ["a/1", "a/2", "b", "c/x/y", "c/z", "d"] {
-            ops.push(WriteOp::PutObject {
-                row: obj("b", k),
-                condition: None,
-            });
-        }
-        store.commit(ops).await.unwrap();
-        let page = store
-            .list_objects(
-                "b",
-                ListQuery {
-                    delimiter: Some("/".into()),
-                    max: 1000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let keys: Vec<_> = page.entries.iter().map(ListEntry::sort_key).collect();
-        assert_eq!(keys, ["a/", "b", "c/", "d"]);
-        let page = store
-            .list_objects(
-                "b",
-                ListQuery {
-                    delimiter: Some("/".into()),
-                    start_after: Some("a/".into()),
-                    max: 2,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let keys: Vec<_> = page.entries.iter().map(ListEntry::sort_key).collect();
-        assert_eq!(keys, ["b", "c/"]);
-        assert!(page.truncated);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn failed_condition_does_not_undo_neighbours() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
-        store
-            .commit(vec![WriteOp::CreateBucket(BucketRow {
-                name: "b".into(),
-                created_ms: 0,
-                region: "r".into(),
-                attrs: vec![],
-            })])
-            .await
-            .unwrap();
-        store
-            .commit(vec![WriteOp::PutObject {
-                row: obj("b", "k"),
-                condition: None,
-            }])
-            .await
-            .unwrap();
-        let s1 = store.clone();
-        let a = tokio::spawn(async move {
-            s1.commit(vec![WriteOp::PutObject {
-                row: obj("b", "k"),
-                condition: Some(Condition::IfNoneMatchAny),
-            }])
-            .await
-        });
-        let s2 = store.clone();
-        let b = tokio::spawn(async move {
-            s2.commit(vec![WriteOp::PutObject {
-                row: obj("b", "k2"),
-                condition: Some(Condition::IfNoneMatchAny),
-            }])
-            .await
-        });
-        assert!(matches!(
-            a.await.unwrap(),
-            Err(MetaError::PreconditionFailed)
-        ));
-        b.await.unwrap().unwrap();
-        assert!(store.get_object("b", "k2").await.unwrap().is_some());
     }
 }

@@ -124,6 +124,11 @@ pub enum WriteOp {
         name: String,
         /// New attributes.
         attrs: Vec<u8>,
+        /// The attributes the caller read, when the change is a
+        /// read-modify-write: if they changed meanwhile (another node, or
+        /// another request) the op fails with `ConditionalConflict`
+        /// instead of losing that change.
+        expected: Option<Vec<u8>>,
     },
     /// Delete an empty bucket (no objects, no uploads).
     DeleteBucket {
@@ -275,4 +280,25 @@ pub enum WriteOp {
         /// The event record, `{"Records": [...]}`.
         payload: Vec<u8>,
     },
+}
+
+/// A server process sharing the metadata store (several with PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    /// Unique among the nodes: `--node-id`, or host name and port.
+    pub id: String,
+    /// The address its S3 API answers on, as it announced it.
+    pub endpoint: String,
+    /// Its version.
+    pub version: String,
+    /// Comma-separated roles it holds now, e.g. `background` for the node
+    /// that runs lifecycle, scrubbing, garbage collection and event delivery.
+    pub roles: String,
+    /// When it started, milliseconds since the Unix epoch (database clock).
+    pub started_ms: i64,
+    /// When it last reported itself alive (database clock).
+    pub seen_ms: i64,
+    /// What the database clock read when this list was made, so that the
+    /// age of `seen_ms` does not depend on the reader's clock.
+    pub now_ms: i64,
 }

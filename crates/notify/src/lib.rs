@@ -212,6 +212,9 @@ pub struct Dispatcher {
     slots: Vec<((String, String), Slot)>,
     stats: Arc<DeliveryStats>,
     control: Option<mpsc::UnboundedReceiver<TargetChange>>,
+    /// Delivers only while this is set: on one node of several, the one
+    /// holding the background lease.
+    gate: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A change to the set of targets while the dispatcher runs (`almacen
@@ -250,7 +253,17 @@ impl Dispatcher {
             slots,
             stats,
             control: None,
+            gate: None,
         }
+    }
+
+    /// Reads the queue only while `gate` is set (several nodes share one
+    /// queue; one delivers). Delivery stays at least once: a node that
+    /// loses the lease with a batch in flight may see it delivered again.
+    #[must_use]
+    pub fn gated(mut self, gate: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The handle through which targets are added and removed while it runs.
@@ -274,6 +287,7 @@ impl Dispatcher {
         }
         let stats = self.stats;
         let mut control = self.control;
+        let gate = self.gate;
         let meta = self.meta;
         let mut window = WINDOW;
         let mut warned: HashSet<String> = HashSet::new();
@@ -299,12 +313,19 @@ impl Dispatcher {
                 }
             }
             // 2. The oldest events, to the idle workers, in order.
-            let events = match meta.due_events(window).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the event queue");
-                    Vec::new()
+            let delivering = gate
+                .as_ref()
+                .is_none_or(|g| g.load(std::sync::atomic::Ordering::Acquire));
+            let events = if delivering {
+                match meta.due_events(window).await {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the event queue");
+                        Vec::new()
+                    }
                 }
+            } else {
+                Vec::new()
             };
             let read = events.len();
             let mut batches: Vec<Vec<EventRow>> = vec![Vec::new(); workers.len()];

@@ -545,6 +545,42 @@ impl AdminRoute {
                     )),
                 }
             }
+            (&Method::GET, ["cluster"]) => {
+                // The nodes sharing this metadata store, seen in the last
+                // day, with the age of their last heartbeat by the
+                // database's clock; an embedded store has one node: this one.
+                call.require("admin:ServerInfo")?;
+                let meta = self.engine.meta();
+                let unavailable = |e: almacen_meta::MetaError| {
+                    Reply::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "MetadataUnavailable",
+                        format!("the metadata store does not answer: {e}"),
+                    )
+                };
+                meta.ping().await.map_err(unavailable)?;
+                let nodes = meta.nodes(86_400_000).await.map_err(unavailable)?;
+                let nodes: Vec<serde_json::Value> = nodes
+                    .iter()
+                    .map(|n| {
+                        let age = n.now_ms.saturating_sub(n.seen_ms);
+                        json!({
+                            "id": n.id,
+                            "endpoint": n.endpoint,
+                            "version": n.version,
+                            "started_ms": n.started_ms,
+                            "seen_ms_ago": age,
+                            "state": if age <= crate::CLUSTER_NODE_TIMEOUT_MS { "online" } else { "offline" },
+                            "background": n.roles.split(',').any(|r| r == "background"),
+                        })
+                    })
+                    .collect();
+                Ok(Reply::ok(json!({
+                    "metadata": if meta.is_shared() { "postgres" } else { "embedded" },
+                    "metadata_state": "online",
+                    "nodes": nodes,
+                })))
+            }
             (&Method::GET, ["kms", "status"]) => {
                 call.require("kms:Status")?;
                 let (current, active, previous) = self.engine.key_names();

@@ -91,6 +91,13 @@ pub fn to_s3(e: EngineError) -> S3Error {
             Some(StatusCode::INSUFFICIENT_STORAGE),
         ),
         EngineError::CorruptObject => (C::InternalError, None),
+        EngineError::Unavailable(detail) => {
+            tracing::error!(error = %detail, "metadata database unavailable");
+            return S3Error::with_message(
+                C::ServiceUnavailable,
+                "The metadata database is unavailable. Please try again.",
+            );
+        }
         EngineError::Internal(detail) => {
             tracing::error!(error = %detail, "internal error");
             return S3Error::with_message(

@@ -9,6 +9,10 @@
 
 mod acl_ops;
 mod actions;
+/// A node whose last heartbeat is older than this is shown offline (it
+/// beats every 2 s; its background lease lapses after 10 s).
+pub const CLUSTER_NODE_TIMEOUT_MS: i64 = 10_000;
+
 pub mod admin;
 pub mod audit;
 pub mod audit_webhook;

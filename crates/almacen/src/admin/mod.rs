@@ -73,6 +73,10 @@ enum AdminCommand {
     /// MINIO_NOTIFY_* variables), like `mc admin config get ALIAS notify_*`.
     #[command(subcommand)]
     Event(EventCommand),
+    /// The nodes serving this namespace (several when metadata is in
+    /// PostgreSQL): id, endpoint, online or offline by their heartbeats,
+    /// which one runs background work, and whether the metadata store answers.
+    Cluster { alias: String },
     /// Verify every stored object now: re-read it and check its checksums,
     /// report corrupt or missing data and orphaned files. Exits with 2 when
     /// something is corrupt.
@@ -118,6 +122,34 @@ enum EventTargetCommand {
         kind: String,
         id: String,
     },
+}
+
+fn cluster_text(v: &Value) -> String {
+    let mut lines = vec![format!(
+        "Metadata: {} ({})",
+        v["metadata"].as_str().unwrap_or_default(),
+        v["metadata_state"].as_str().unwrap_or_default()
+    )];
+    let nodes: Vec<&Value> = v["nodes"].as_array().into_iter().flatten().collect();
+    if nodes.is_empty() {
+        lines.push("One node: this server (embedded metadata)".to_owned());
+    }
+    for n in nodes {
+        lines.push(format!(
+            "{}  {}  {}  seen {} ms ago  version {}{}",
+            n["id"].as_str().unwrap_or_default(),
+            n["endpoint"].as_str().unwrap_or_default(),
+            n["state"].as_str().unwrap_or_default(),
+            n["seen_ms_ago"],
+            n["version"].as_str().unwrap_or_default(),
+            if n["background"].as_bool() == Some(true) {
+                "  [background work]"
+            } else {
+                ""
+            }
+        ));
+    }
+    lines.join("\n")
 }
 
 fn event_targets_text(v: &Value) -> String {
@@ -930,6 +962,10 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
             out.show(&v, |v| {
                 format!("Removed {}", v["arn"].as_str().unwrap_or_default())
             });
+        }
+        AdminCommand::Cluster { alias } => {
+            let v = call(&aliases::get(&alias)?, "GET", "/cluster", None).await?;
+            out.show(&v, cluster_text);
         }
         AdminCommand::Kms(KmsCommand::Status { alias }) => {
             let v = call(&aliases::get(&alias)?, "GET", "/kms/status", None).await?;
