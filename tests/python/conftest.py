@@ -64,6 +64,37 @@ class ServerStartError(RuntimeError):
     pass
 
 
+def pg_database(key: str) -> str:
+    """The URL of a database on ``ALMACEN_TEST_PG_URL`` reserved for
+    ``key`` (created on first use)."""
+    import hashlib
+
+    base = os.environ.get("ALMACEN_TEST_PG_URL")
+    if not base:
+        pytest.fail("ALMACEN_TEST_PG_URL is not set: run under scripts/with-postgres", pytrace=False)
+    name = "almacen_" + hashlib.sha1(key.encode()).hexdigest()[:20]
+    if name not in _PG_CREATED:
+        out = subprocess.run(["psql", base, "-qAt", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise RuntimeError(f"psql failed: {out.stderr}")
+        if out.stdout.strip() != "1":
+            subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"],
+                           check=True, capture_output=True, timeout=60)
+        _PG_CREATED.add(name)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+_PG_CREATED: set[str] = set()
+
+
+def embedded_only(reason: str):
+    """Marks a test that needs the embedded metadata store (it reads or
+    damages meta.db itself, or counts its files): skipped in the
+    PostgreSQL run of the suite."""
+    return pytest.mark.skipif(os.environ.get("ALMACEN_TEST_META") == "postgres", reason=reason)
+
+
 class AlmacenServer:
     """One almacen process on one data directory.
 
@@ -102,6 +133,17 @@ class AlmacenServer:
         self.stdout_lines: list[str] = []
         self.last_returncode: int | None = None
 
+    # -- metadata backend ---------------------------------------------------
+
+    def meta_url(self) -> str | None:
+        """With ``ALMACEN_TEST_META=postgres`` (and ``ALMACEN_TEST_PG_URL``
+        from scripts/with-postgres) every server keeps its metadata in a
+        database of its own, named after its data folder so that a restart
+        on the same folder finds it again."""
+        if os.environ.get("ALMACEN_TEST_META") != "postgres":
+            return None
+        return pg_database(self.data_dir)
+
     # -- process management -------------------------------------------------
 
     def start(self, timeout: float = STARTUP_TIMEOUT) -> "AlmacenServer":
@@ -114,6 +156,9 @@ class AlmacenServer:
         env["MINIO_ROOT_PASSWORD"] = self.secret_key
         env.update(self.extra_env)
         env.setdefault("RUST_BACKTRACE", "1")
+        meta_url = self.meta_url()
+        if meta_url and "ALMACEN_META_URL" not in env:
+            env["ALMACEN_META_URL"] = meta_url
         stderr_file = open(self.stderr_path, "wb")
         try:
             self.proc = subprocess.Popen(

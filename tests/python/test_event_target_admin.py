@@ -10,7 +10,7 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_code
+from conftest import embedded_only, error_code
 from test_notifications import Receiver, env_for
 
 
@@ -18,6 +18,7 @@ def rule(arn):
     return {"QueueConfigurations": [{"Id": "jobs", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
 
 
+@embedded_only("reads meta.db to check that the stored secret is sealed")
 def test_add_use_restart_remove(server_factory):
     rx = Receiver()
     try:

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import AlmacenServer, error_code, http_status
+from conftest import AlmacenServer, embedded_only, error_code, http_status
 
 KMS = "k1:" + base64.b64encode(bytes(range(32))).decode()
 CHUNK = 64 * 1024
@@ -105,6 +105,7 @@ def test_flipped_bit_in_a_plain_file_is_never_served(fresh):
     assert rc == 0 and recorded["corrupt"] == []
 
 
+@embedded_only("flips a byte of an inline object inside meta.db")
 def test_inline_objects_are_checked_too(fresh):
     """Small objects live in the metadata store; a flipped byte there is
     caught by the object's CRC-64/NVME."""

@@ -39,6 +39,42 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// With `ALMACEN_TEST_META=postgres` (under scripts/with-postgres, which
+/// sets `ALMACEN_TEST_PG_URL`), the URL of a database reserved for
+/// `data_dir`, created on first use, so that every test server keeps its
+/// metadata in PostgreSQL and a restart on the same folder finds it again.
+fn meta_url(data_dir: &Path) -> Option<String> {
+    use std::hash::{Hash as _, Hasher as _};
+    if std::env::var("ALMACEN_TEST_META").ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    let base = std::env::var("ALMACEN_TEST_PG_URL")
+        .expect("ALMACEN_TEST_META=postgres needs ALMACEN_TEST_PG_URL (scripts/with-postgres)");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    let name = format!("almacen_rs_{:016x}", h.finish());
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([base.as_str(), "-qAt", "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    if psql(&format!(
+        "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+    )) != "1"
+    {
+        psql(&format!("CREATE DATABASE {name}"));
+    }
+    let (head, _) = base.rsplit_once('/').expect("a URL ending in /database");
+    Some(format!("{head}/{name}"))
+}
+
 impl Server {
     /// Starts a server on a fresh temporary data folder.
     #[must_use]
@@ -87,7 +123,11 @@ impl Server {
             "server binary {} missing: run `cargo build -p almacen` first",
             bin.display()
         );
-        let mut child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        if let Some(url) = meta_url(data_dir) {
+            command.env("ALMACEN_META_URL", url);
+        }
+        let mut child = command
             .arg("server")
             .arg(data_dir)
             .args(["--address", "127.0.0.1:0"])

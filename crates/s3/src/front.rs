@@ -313,7 +313,8 @@ impl Front {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }
         sigv2_bucket_path(&mut req);
-        let mut req = substitute_post_filename(req).await;
+        let req = substitute_post_filename(req).await;
+        let (mut req, bad_numbers) = crate::xml_numbers::check(req).await;
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;
@@ -358,6 +359,7 @@ impl Front {
                 Some(r) => r,
                 None => match presigned_expiry_error(&req)
                     .or_else(|| crate::hygiene::sanitize(&mut req))
+                    .or(bad_numbers)
                 {
                     Some(e) => e
                         .to_http_response()

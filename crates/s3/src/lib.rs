@@ -40,6 +40,7 @@ pub mod slow_body;
 mod tagging_ops;
 pub mod trace;
 mod versioning_ops;
+mod xml_numbers;
 
 use std::sync::Arc;
 
