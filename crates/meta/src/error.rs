@@ -47,7 +47,7 @@ pub enum MetaError {
     WriterGone,
     /// The PostgreSQL server failed, refused or could not be reached; a
     /// commit that fails this way may or may not have happened.
-    #[error("metadata database: {0}")]
+    #[error("metadata database: {}", crate::postgres::describe_pg(.0))]
     Database(#[source] tokio_postgres::Error),
     /// Another node changed a row between a check and the write that relied
     /// on it; the store runs the transaction again, so callers only see

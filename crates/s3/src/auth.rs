@@ -148,7 +148,9 @@ impl Authz {
                 ));
             }
             Err(EngineError::NoSuchBucket) => None,
-            Err(_) => return Err(denied()),
+            // Not knowing the policy denies; the error says why (a 503 for
+            // an unreachable metadata database, which clients retry).
+            Err(e) => return Err(crate::error::to_s3(e)),
         };
         let policy = match config
             .as_ref()

@@ -51,6 +51,36 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// A PostgreSQL error as a store error: a lost or refused connection (a
+/// database restarting, failing over or shutting down) is
+/// [`MetaError::Unavailable`], which clients see as a 503 to retry; anything
+/// else is [`MetaError::Database`].
+pub(super) fn from_pg(e: tokio_postgres::Error) -> MetaError {
+    let connection_lost = e.is_closed()
+        || e.code().is_some_and(|c| {
+            let class = &c.code()[..2];
+            class == "08" || class == "57"
+        })
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    if connection_lost {
+        MetaError::Unavailable(describe_pg(&e))
+    } else {
+        MetaError::Database(e)
+    }
+}
+
+/// The whole story of a PostgreSQL error for the log: tokio-postgres's own
+/// Display says only "db error" and hides the server's message.
+pub(crate) fn describe_pg(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
+
 /// Whether a failed transaction lost a race and may simply be run again.
 fn retryable(e: &MetaError) -> bool {
     if matches!(e, MetaError::Raced) {
@@ -116,7 +146,8 @@ impl PgStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, MetaError> {
         self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => MetaError::Database(e),
+            // Failing to connect at all is unavailability, whatever the reason.
+            deadpool_postgres::PoolError::Backend(e) => MetaError::Unavailable(describe_pg(&e)),
             other => MetaError::Unavailable(other.to_string()),
         })
     }
@@ -133,9 +164,11 @@ impl PgStore {
                     .start()
                     .await
                     .map_err(db)?;
+                let mut usage = write::UsageDeltas::default();
                 for op in ops {
-                    write::apply(&tx, op).await?;
+                    write::apply(&tx, &mut usage, op).await?;
                 }
+                usage.flush(&tx).await?;
                 tx.commit().await.map_err(db)
             }
             .await;

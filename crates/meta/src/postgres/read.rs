@@ -13,7 +13,7 @@ use crate::{
 };
 
 pub(super) fn db(e: tokio_postgres::Error) -> MetaError {
-    MetaError::Database(e)
+    super::from_pg(e)
 }
 
 pub(super) async fn query<C: GenericClient + Sync>(

@@ -139,9 +139,9 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
              INSERT INTO almacen_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
         )
         .await
-        .map_err(MetaError::Database)?;
+        .map_err(super::from_pg)?;
     loop {
-        let tx = client.transaction().await.map_err(MetaError::Database)?;
+        let tx = client.transaction().await.map_err(super::from_pg)?;
         let version: i32 = tx
             .query_one(
                 "SELECT version FROM almacen_schema WHERE id = 1 FOR UPDATE",
@@ -149,7 +149,7 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
             )
             .await
             .and_then(|r| r.try_get(0))
-            .map_err(MetaError::Database)?;
+            .map_err(super::from_pg)?;
         if version > SCHEMA_VERSION {
             return Err(MetaError::Corrupt(format!(
                 "metadata schema version {version} is newer than this binary understands ({SCHEMA_VERSION})"
@@ -158,14 +158,14 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
         let Some(next) = MIGRATIONS.get(usize::try_from(version).unwrap_or(usize::MAX)) else {
             return Ok(());
         };
-        tx.batch_execute(next).await.map_err(MetaError::Database)?;
+        tx.batch_execute(next).await.map_err(super::from_pg)?;
         tx.execute(
             "UPDATE almacen_schema SET version = $1 WHERE id = 1",
             &[&(version + 1)],
         )
         .await
-        .map_err(MetaError::Database)?;
-        tx.commit().await.map_err(MetaError::Database)?;
+        .map_err(super::from_pg)?;
+        tx.commit().await.map_err(super::from_pg)?;
         tracing::info!(version = version + 1, "metadata schema migrated");
     }
 }

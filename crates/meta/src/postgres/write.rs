@@ -25,7 +25,7 @@ const NULL_VERSION: &str = "null";
 type Tx<'a> = Transaction<'a>;
 
 fn db(e: tokio_postgres::Error) -> MetaError {
-    MetaError::Database(e)
+    super::from_pg(e)
 }
 
 fn size_i64(size: u64) -> i64 {
@@ -92,27 +92,44 @@ async fn release(tx: &Tx<'_>, blobs: &str) -> Result<(), MetaError> {
     Ok(())
 }
 
-/// Adds to the bucket's usage counters, on one shard chosen at random.
-async fn usage_add(
-    tx: &Tx<'_>,
-    bucket: &str,
-    bytes: i64,
-    objects: i64,
-    versions: i64,
-) -> Result<(), MetaError> {
-    if bytes == 0 && objects == 0 && versions == 0 {
-        return Ok(());
+/// The usage counter changes of one transaction, written once at its end
+/// ([`UsageDeltas::flush`]): one row lock per bucket, taken last and in
+/// bucket order, so concurrent writers never wait on each other for long
+/// and never deadlock over shard rows.
+#[derive(Debug, Default)]
+pub(super) struct UsageDeltas(std::collections::BTreeMap<String, [i64; 3]>);
+
+impl UsageDeltas {
+    fn add(&mut self, bucket: &str, bytes: i64, objects: i64, versions: i64) {
+        let d = self.0.entry(bucket.to_owned()).or_default();
+        d[0] += bytes;
+        d[1] += objects;
+        d[2] += versions;
     }
-    let shard: i32 = rand::rng().random_range(0..USAGE_SHARDS);
-    exec(
-        tx,
-        "INSERT INTO usage_shards (bucket, shard, bytes, objects, versions) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (bucket, shard) DO UPDATE SET bytes = usage_shards.bytes + excluded.bytes,
-           objects = usage_shards.objects + excluded.objects, versions = usage_shards.versions + excluded.versions",
-        &[&bucket, &shard, &bytes, &objects, &versions],
-    )
-    .await?;
-    Ok(())
+
+    /// Bytes this transaction has added to `bucket` so far.
+    fn bytes(&self, bucket: &str) -> i64 {
+        self.0.get(bucket).map_or(0, |d| d[0])
+    }
+
+    /// Adds the changes to one shard per bucket, chosen at random.
+    pub(super) async fn flush(self, tx: &Tx<'_>) -> Result<(), MetaError> {
+        for (bucket, [bytes, objects, versions]) in self.0 {
+            if bytes == 0 && objects == 0 && versions == 0 {
+                continue;
+            }
+            let shard: i32 = rand::rng().random_range(0..USAGE_SHARDS);
+            exec(
+                tx,
+                "INSERT INTO usage_shards (bucket, shard, bytes, objects, versions) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (bucket, shard) DO UPDATE SET bytes = usage_shards.bytes + excluded.bytes,
+                   objects = usage_shards.objects + excluded.objects, versions = usage_shards.versions + excluded.versions",
+                &[&bucket, &shard, &bytes, &objects, &versions],
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Locks the current row of `key` and returns its ETag when it is an
@@ -145,12 +162,13 @@ async fn check_condition(
 /// objects row is then replaced or deleted by the caller).
 async fn make_noncurrent(
     tx: &Tx<'_>,
+    u: &mut UsageDeltas,
     bucket: &str,
     key: &str,
     was_object: bool,
 ) -> Result<(), MetaError> {
     if was_object {
-        usage_add(tx, bucket, 0, -1, 0).await?;
+        u.add(bucket, 0, -1, 0);
     }
     exec(
         tx,
@@ -168,6 +186,7 @@ async fn make_noncurrent(
 /// Removes noncurrent versions with this version id, releasing their blobs.
 async fn drop_noncurrent(
     tx: &Tx<'_>,
+    u: &mut UsageDeltas,
     bucket: &str,
     key: &str,
     version_id: &str,
@@ -180,13 +199,18 @@ async fn drop_noncurrent(
     .await?;
     for r in &gone {
         release(tx, &get::<String>(r, 0)?).await?;
-        usage_add(tx, bucket, -get::<i64>(r, 1)?, 0, -1).await?;
+        u.add(bucket, -get::<i64>(r, 1)?, 0, -1);
     }
     Ok(!gone.is_empty())
 }
 
 /// Makes the newest noncurrent version of `key` (if any) the current one.
-async fn promote_newest(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<(), MetaError> {
+async fn promote_newest(
+    tx: &Tx<'_>,
+    u: &mut UsageDeltas,
+    bucket: &str,
+    key: &str,
+) -> Result<(), MetaError> {
     let newest = opt(
         tx,
         "DELETE FROM versions WHERE bucket = $1 AND key = $2
@@ -198,7 +222,7 @@ async fn promote_newest(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<(), Meta
     let Some(r) = newest else { return Ok(()) };
     let marker: bool = get(&r, 7)?;
     if !marker {
-        usage_add(tx, bucket, 0, 1, 0).await?;
+        u.add(bucket, 0, 1, 0);
     }
     exec(
         tx,
@@ -227,6 +251,7 @@ async fn promote_newest(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<(), Meta
 /// a row; if another writer inserted one since, the check is void.
 async fn put_object_row(
     tx: &Tx<'_>,
+    u: &mut UsageDeltas,
     row: &ObjectRow,
     checked: Option<bool>,
 ) -> Result<(), MetaError> {
@@ -247,9 +272,9 @@ async fn put_object_row(
                 (get(c, 0)?, get(c, 1)?, get(c, 2)?, get(c, 3)?, get(c, 4)?);
             if unversioned && vid == NULL_VERSION {
                 release(tx, &blobs).await?;
-                usage_add(tx, &row.bucket, -size, -i64::from(!marker), -1).await?;
+                u.add(&row.bucket, -size, -i64::from(!marker), -1);
             } else {
-                make_noncurrent(tx, &row.bucket, &row.key, !marker).await?;
+                make_noncurrent(tx, u, &row.bucket, &row.key, !marker).await?;
             }
             vseq + 1
         }
@@ -264,7 +289,7 @@ async fn put_object_row(
         }
     };
     if unversioned {
-        drop_noncurrent(tx, &row.bucket, &row.key, NULL_VERSION).await?;
+        drop_noncurrent(tx, u, &row.bucket, &row.key, NULL_VERSION).await?;
     }
     let size = size_i64(row.size);
     if !row.delete_marker {
@@ -287,12 +312,16 @@ async fn put_object_row(
             .map(|r| get::<i64>(&r, 0))
             .transpose()?
             .unwrap_or(0);
-            if used.saturating_add(size) > q {
+            if used
+                .saturating_add(u.bytes(&row.bucket))
+                .saturating_add(size)
+                > q
+            {
                 return Err(MetaError::QuotaExceeded);
             }
         }
     }
-    usage_add(tx, &row.bucket, size, i64::from(!row.delete_marker), 1).await?;
+    u.add(&row.bucket, size, i64::from(!row.delete_marker), 1);
     let blobs = row.blobs.join("\n");
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
         &row.bucket,
@@ -330,6 +359,7 @@ async fn put_object_row(
 /// Deletes one version; see [`WriteOp::DeleteVersion`].
 async fn delete_version(
     tx: &Tx<'_>,
+    u: &mut UsageDeltas,
     bucket: &str,
     key: &str,
     version_id: &str,
@@ -343,18 +373,16 @@ async fn delete_version(
     match current {
         Some(r) => {
             release(tx, &get::<String>(&r, 0)?).await?;
-            usage_add(
-                tx,
+            u.add(
                 bucket,
                 -get::<i64>(&r, 1)?,
                 -i64::from(!get::<bool>(&r, 2)?),
                 -1,
-            )
-            .await?;
-            promote_newest(tx, bucket, key).await?;
+            );
+            promote_newest(tx, u, bucket, key).await?;
         }
         None => {
-            drop_noncurrent(tx, bucket, key, version_id).await?;
+            drop_noncurrent(tx, u, bucket, key, version_id).await?;
         }
     }
     Ok(())
@@ -363,12 +391,13 @@ async fn delete_version(
 /// Deletes the current version without naming one; see [`WriteOp::DeleteObject`].
 async fn delete_current(
     tx: &Tx<'_>,
+    u: &mut UsageDeltas,
     bucket: &str,
     key: &str,
     marker: Option<&ObjectRow>,
 ) -> Result<(), MetaError> {
     if let Some(m) = marker {
-        return put_object_row(tx, m, None).await;
+        return put_object_row(tx, u, m, None).await;
     }
     let old = opt(
         tx,
@@ -378,14 +407,12 @@ async fn delete_current(
     .await?;
     if let Some(r) = old {
         release(tx, &get::<String>(&r, 0)?).await?;
-        usage_add(
-            tx,
+        u.add(
             bucket,
             -get::<i64>(&r, 1)?,
             -i64::from(!get::<bool>(&r, 2)?),
             -1,
-        )
-        .await?;
+        );
     }
     Ok(())
 }
@@ -422,7 +449,7 @@ async fn upload_owner(
 
 /// Applies one op; the caller commits or rolls back the transaction.
 #[allow(clippy::too_many_lines)] // one arm per op, each short
-pub(super) async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<(), MetaError> {
+pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Result<(), MetaError> {
     match op {
         WriteOp::CreateBucket(b) => {
             if opt(tx, "SELECT 1 FROM buckets WHERE name = $1", &[&b.name])
@@ -491,7 +518,7 @@ pub(super) async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<(), MetaError> {
                 return Err(MetaError::NoSuchBucket);
             }
             let checked = check_condition(tx, &row.bucket, &row.key, condition.as_ref()).await?;
-            put_object_row(tx, row, checked).await?;
+            put_object_row(tx, u, row, checked).await?;
         }
         WriteOp::SetObjectAttrs {
             bucket,
@@ -537,7 +564,7 @@ pub(super) async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<(), MetaError> {
             if !hold_bucket(tx, bucket).await? {
                 return Err(MetaError::NoSuchBucket);
             }
-            delete_current(tx, bucket, key, marker.as_ref()).await?;
+            delete_current(tx, u, bucket, key, marker.as_ref()).await?;
         }
         WriteOp::DeleteVersion {
             bucket,
@@ -554,7 +581,7 @@ pub(super) async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<(), MetaError> {
                 &[bucket, &key.as_bytes()],
             )
             .await?;
-            delete_version(tx, bucket, key, version_id).await?;
+            delete_version(tx, u, bucket, key, version_id).await?;
         }
         WriteOp::CreateUpload(u) => {
             if !hold_bucket(tx, &u.bucket).await? {
@@ -647,7 +674,7 @@ pub(super) async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<(), MetaError> {
             }
             exec(tx, "DELETE FROM parts WHERE upload_id = $1", &[upload_id]).await?;
             exec(tx, "DELETE FROM uploads WHERE upload_id = $1", &[upload_id]).await?;
-            put_object_row(tx, row, checked).await?;
+            put_object_row(tx, u, row, checked).await?;
         }
         WriteOp::AbortUpload { bucket, upload_id } => {
             let owner = upload_owner(tx, upload_id).await?;
@@ -687,7 +714,7 @@ pub(super) async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<(), MetaError> {
             .await?
             .is_some();
             if still_there {
-                delete_current(tx, bucket, key, marker.as_ref()).await?;
+                delete_current(tx, u, bucket, key, marker.as_ref()).await?;
                 for (target, payload) in events {
                     queue_event(tx, target, payload).await?;
                 }
