@@ -77,15 +77,46 @@ pub fn read_segments(
         remaining: len,
         current: None,
     };
-    Box::pin(futures::stream::try_unfold(state, |st| async move {
-        if st.remaining == 0 {
-            return Ok(None);
-        }
-        let (st, chunk) = tokio::task::spawn_blocking(move || plain_step(st))
-            .await
-            .map_err(|e| std::io::Error::other(join_err(e)))??;
-        Ok(Some((chunk, st)))
-    }))
+    // Read-ahead of one chunk: the next disk read and checksum run on the
+    // blocking pool while this chunk goes out on the socket. Each read is
+    // its own short blocking task, so a slow client never holds a thread.
+    // The first read starts at the first poll, as a plain stream would.
+    Box::pin(futures::stream::try_unfold(
+        PlainNext::Start(state),
+        |next| async move {
+            let pending = match next {
+                PlainNext::Done => return Ok(None),
+                PlainNext::Start(st) if st.remaining == 0 => return Ok(None),
+                PlainNext::Start(st) => spawn_plain_step(st),
+                PlainNext::Pending(p) => p,
+            };
+            let (st, chunk) = pending
+                .await
+                .map_err(|e| std::io::Error::other(join_err(e)))??;
+            let next = if st.remaining > 0 {
+                PlainNext::Pending(spawn_plain_step(st))
+            } else {
+                PlainNext::Done
+            };
+            Ok(Some((chunk, next)))
+        },
+    ))
+}
+
+/// Where a plain read stands between two chunks.
+enum PlainNext {
+    /// Not polled yet.
+    Start(ReadState),
+    /// The next chunk is being read.
+    Pending(PlainStep),
+    /// Everything was sent.
+    Done,
+}
+
+type PlainStep = tokio::task::JoinHandle<std::io::Result<(ReadState, Bytes)>>;
+
+fn spawn_plain_step(st: ReadState) -> PlainStep {
+    tokio::task::spawn_blocking(move || plain_step(st))
 }
 
 /// Reads the next piece of a plain read (blocking).
