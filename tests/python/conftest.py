@@ -88,6 +88,24 @@ def pg_database(key: str) -> str:
 _PG_CREATED: set[str] = set()
 
 
+def nginx_main_config(folder: str, http_block: str) -> str:
+    """A whole nginx.conf that runs in the foreground as this user, with
+    every file it writes in ``folder``, around ``http_block`` (what would go
+    in /etc/nginx/conf.d/)."""
+    return f"""
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+{http_block}
+}}
+"""
+
+
 def embedded_only(reason: str):
     """Marks a test that needs the embedded metadata store (it reads or
     damages meta.db itself, or counts its files): skipped in the

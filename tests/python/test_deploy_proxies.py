@@ -20,6 +20,7 @@ import requests
 import yaml
 from botocore.client import Config
 
+from conftest import nginx_main_config
 from test_cluster import NODES, Cluster, needs_postgres
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy"
@@ -61,18 +62,7 @@ def nginx_config(cluster: Cluster, port: int, d: str) -> str:
     assert count == NODES, "docs/deploy/nginx.conf should list three example nodes"
     text, count = re.subn(r"listen 80;", f"listen 127.0.0.1:{port};", text)
     assert count == 1
-    return f"""
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{}}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-{text}
-}}
-"""
+    return nginx_main_config(d, text)
 
 
 def haproxy_config(cluster: Cluster, port: int) -> str:

@@ -15,6 +15,8 @@ import boto3
 import pytest
 from botocore.client import Config
 
+from conftest import nginx_main_config
+
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
@@ -33,16 +35,7 @@ def proxy(server):
     d = tempfile.mkdtemp(prefix="almacen-nginx-")
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(
-            f"""
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{}}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
+        f.write(nginx_main_config(d, f"""
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 0;
@@ -55,9 +48,7 @@ http {{
             proxy_pass http://{upstream};
         }}
     }}
-}}
-"""
-        )
+"""))
     proc = subprocess.Popen([NGINX, "-c", conf, "-p", d], stderr=subprocess.PIPE)
     deadline = time.time() + 10
     while time.time() < deadline:

@@ -21,6 +21,7 @@ mod conformance;
 mod error;
 mod list;
 mod postgres;
+mod seek;
 mod sqlite;
 mod types;
 

@@ -23,11 +23,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::oneshot;
 
 use crate::bucket_cache::{BucketCache, changes_quota, changes_row};
-use crate::list::{common_prefix, prefix_successor};
+use crate::seek::{ObjectSeek, UploadSeek, VersionSeek};
 use crate::{
-    BucketRow, BucketUsage, Condition, EventRow, ListEntry, ListPage, ListQuery, MetaError,
-    MetaStore, ObjectRow, PartRow, UploadListPage, UploadListQuery, UploadRow, VersionEntry,
-    VersionListPage, VersionListQuery, WriteOp,
+    BucketRow, BucketUsage, Condition, EventRow, ListPage, ListQuery, MetaError, MetaStore,
+    ObjectRow, PartRow, UploadListPage, UploadListQuery, UploadRow, VersionListPage,
+    VersionListQuery, WriteOp,
 };
 
 const SCHEMA_VERSION: i64 = 2;
@@ -911,93 +911,35 @@ fn upload_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
     })
 }
 
-/// Lists objects by seeking: each common prefix costs one index seek, never a
-/// scan over the keys it rolls up.
+/// One page of objects; the algorithm is [`ObjectSeek`]'s.
 fn list_objects_sync(
     conn: &Connection,
     bucket: &str,
     q: &ListQuery,
 ) -> Result<ListPage, MetaError> {
-    if q.max == 0 {
-        return Ok(ListPage::default());
-    }
-    let upper = prefix_successor(q.prefix.as_bytes());
-    // Inclusive lower bound: the smallest key after `start_after`, or the prefix.
-    let mut lo: Vec<u8> = match &q.start_after {
-        Some(s) if s.as_bytes() >= q.prefix.as_bytes() => {
-            let mut v = s.as_bytes().to_vec();
-            v.push(0);
-            v
-        }
-        _ => q.prefix.as_bytes().to_vec(),
-    };
-    let want = q.max + 1;
-    let mut entries: Vec<ListEntry> = Vec::new();
-    let sql = format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) AND delete_marker = 0 ORDER BY key LIMIT ?4"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    'outer: while entries.len() < want {
-        let batch = (want - entries.len()).clamp(1, 1000);
-        let mut rows = stmt.query(params![
-            bucket,
-            lo,
-            upper,
-            i64::try_from(batch).unwrap_or(1000)
-        ])?;
-        let mut seen = 0usize;
+    ))?;
+    let mut seek = ObjectSeek::new(q);
+    while let Some(b) = seek.next_batch() {
+        let limit = i64::try_from(b.limit).unwrap_or(1000);
+        let mut rows = stmt.query(params![bucket, b.lo, b.upper, limit])?;
         while let Some(r) = rows.next()? {
-            seen += 1;
-            let obj = object_from_row(r, false)?;
-            if let Some(cp) = common_prefix(&obj.key, &q.prefix, q.delimiter.as_deref()) {
-                let cp = cp.to_owned();
-                let skip = q.start_after.as_deref().is_some_and(|s| cp.as_str() <= s);
-                match prefix_successor(cp.as_bytes()) {
-                    Some(next) => lo = next,
-                    None => break 'outer,
-                }
-                if !skip {
-                    entries.push(ListEntry::CommonPrefix(cp));
-                }
-                continue 'outer;
-            }
-            lo = obj.key.as_bytes().to_vec();
-            lo.push(0);
-            entries.push(ListEntry::Object(obj));
-            if entries.len() >= want {
-                break 'outer;
+            if !seek.feed(object_from_row(r, false)?) {
+                break;
             }
         }
-        if seen < batch {
-            break;
-        }
+        seek.end_batch();
     }
-    let truncated = entries.len() > q.max;
-    entries.truncate(q.max);
-    Ok(ListPage { entries, truncated })
+    Ok(seek.finish())
 }
 
+/// One page of versions; the algorithm is [`VersionSeek`]'s.
 fn list_versions_sync(
     conn: &Connection,
     bucket: &str,
     q: &VersionListQuery,
 ) -> Result<VersionListPage, MetaError> {
-    if q.max == 0 {
-        return Ok(VersionListPage::default());
-    }
-    let upper = prefix_successor(q.prefix.as_bytes());
-    // The marker key itself is included only to resume after one of its versions.
-    let mut lo: Vec<u8> = match (&q.key_marker, &q.version_id_marker) {
-        (Some(k), Some(_)) if k.as_bytes() >= q.prefix.as_bytes() => k.as_bytes().to_vec(),
-        (Some(k), None) if k.as_bytes() >= q.prefix.as_bytes() => {
-            let mut v = k.as_bytes().to_vec();
-            v.push(0);
-            v
-        }
-        _ => q.prefix.as_bytes().to_vec(),
-    };
-    let want = q.max + 1;
-    let mut entries: Vec<VersionEntry> = Vec::new();
     let mut keys = conn.prepare_cached(&format!(
         "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT 1"
     ))?;
@@ -1005,123 +947,47 @@ fn list_versions_sync(
         "SELECT bucket, key, version_id, size, etag, mtime_ms, attrs, NULL, blobs, delete_marker
          FROM versions WHERE bucket = ?1 AND key = ?2 ORDER BY vseq DESC",
     )?;
-    while entries.len() < want {
-        let Some(current) = keys
-            .query_row(params![bucket, lo, upper], |r| object_from_row(r, false))
-            .optional()?
-        else {
-            break;
-        };
-        if let Some(cp) = common_prefix(&current.key, &q.prefix, q.delimiter.as_deref()) {
-            let cp = cp.to_owned();
-            let skip = q.key_marker.as_deref().is_some_and(|m| cp.as_str() <= m);
-            let next = prefix_successor(cp.as_bytes());
-            if !skip {
-                entries.push(VersionEntry::CommonPrefix(cp));
-            }
-            match next {
-                Some(n) => lo = n,
-                None => break,
-            }
+    let mut seek = VersionSeek::new(q);
+    while let Some(b) = seek.next_key() {
+        let current = keys
+            .query_row(params![bucket, b.lo, b.upper], |r| {
+                object_from_row(r, false)
+            })
+            .optional()?;
+        let Some(current) = seek.found(current) else {
             continue;
-        }
-        let key = current.key.clone();
-        let mut versions = vec![(current, true)];
-        for row in older.query_map(params![bucket, key.as_bytes()], |r| {
+        };
+        let rows = older.query_map(params![bucket, current.key.as_bytes()], |r| {
             object_from_row(r, false)
-        })? {
-            versions.push((row?, false));
-        }
-        let resume_after = (q.key_marker.as_deref() == Some(key.as_str()))
-            .then_some(q.version_id_marker.as_deref())
-            .flatten();
-        let start = resume_after
-            .and_then(|m| versions.iter().position(|(v, _)| v.version_id == m))
-            .map_or(0, |i| i + 1);
-        for (row, is_latest) in versions.into_iter().skip(start) {
-            entries.push(VersionEntry::Version { row, is_latest });
-            if entries.len() >= want {
-                break;
-            }
-        }
-        lo = key.into_bytes();
-        lo.push(0);
+        })?;
+        let older = rows.collect::<Result<Vec<_>, _>>()?;
+        seek.versions(current, older);
     }
-    let truncated = entries.len() > q.max;
-    entries.truncate(q.max);
-    Ok(VersionListPage { entries, truncated })
+    Ok(seek.finish())
 }
 
+/// One page of multipart uploads; the algorithm is [`UploadSeek`]'s.
 fn list_uploads_sync(
     conn: &Connection,
     bucket: &str,
     q: &UploadListQuery,
 ) -> Result<UploadListPage, MetaError> {
-    if q.max == 0 {
-        return Ok(UploadListPage::default());
-    }
-    let upper = prefix_successor(q.prefix.as_bytes());
-    // (key, upload_id) lower bound, exclusive of the marker pair.
-    let (mut lo_key, mut lo_id): (Vec<u8>, String) = match (&q.key_marker, &q.upload_id_marker) {
-        (Some(k), Some(id)) if k.as_bytes() >= q.prefix.as_bytes() => {
-            (k.as_bytes().to_vec(), id.clone())
-        }
-        (Some(k), _) if k.as_bytes() >= q.prefix.as_bytes() => {
-            let mut v = k.as_bytes().to_vec();
-            v.push(0);
-            (v, String::new())
-        }
-        _ => (q.prefix.as_bytes().to_vec(), String::new()),
-    };
-    let mut page = UploadListPage::default();
-    let want = q.max + 1;
-    let mut count = 0usize;
     let mut stmt = conn.prepare_cached(
         "SELECT bucket, key, upload_id, initiated_ms, attrs FROM uploads
          WHERE bucket = ?1 AND (key > ?2 OR (key = ?2 AND upload_id > ?3)) AND (?4 IS NULL OR key < ?4)
          ORDER BY key, upload_id LIMIT 1000",
     )?;
-    // A bare prefix as `lo_key` with an empty `lo_id` includes that key
-    // itself, since every upload id is greater than ''.
-    'outer: while count < want {
-        let mut rows = stmt.query(params![bucket, lo_key, lo_id, upper])?;
-        let mut seen = 0usize;
+    let mut seek = UploadSeek::new(q);
+    while let Some(b) = seek.next_batch() {
+        let mut rows = stmt.query(params![bucket, b.lo_key, b.lo_id, b.upper])?;
         while let Some(r) = rows.next()? {
-            seen += 1;
-            let u = upload_from_row(r)?;
-            if let Some(cp) = common_prefix(&u.key, &q.prefix, q.delimiter.as_deref()) {
-                let cp = cp.to_owned();
-                let skip = q.key_marker.as_deref().is_some_and(|s| cp.as_str() <= s);
-                match prefix_successor(cp.as_bytes()) {
-                    Some(next) => {
-                        lo_key = next;
-                        lo_id = String::new();
-                    }
-                    None => break 'outer,
-                }
-                if !skip {
-                    page.common_prefixes.push(cp);
-                    count += 1;
-                }
-                continue 'outer;
-            }
-            lo_key = u.key.as_bytes().to_vec();
-            lo_id = u.upload_id.clone();
-            page.uploads.push(u);
-            count += 1;
-            if count >= want {
-                break 'outer;
+            if !seek.feed(upload_from_row(r)?) {
+                break;
             }
         }
-        if seen < 1000 {
-            break;
-        }
+        seek.end_batch();
     }
-    if count > q.max {
-        page.truncated = true;
-        crate::list::drop_last_upload_entry(&mut page);
-    }
-    Ok(page)
+    Ok(seek.finish())
 }
 
 #[async_trait::async_trait]

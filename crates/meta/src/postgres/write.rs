@@ -16,6 +16,7 @@ use deadpool_postgres::Transaction;
 use rand::Rng as _;
 
 use super::NOW_MS;
+use super::read::{db, get, query, query_opt};
 use super::schema::USAGE_SHARDS;
 use crate::{Condition, MetaError, ObjectRow, WriteOp};
 
@@ -23,10 +24,6 @@ use crate::{Condition, MetaError, ObjectRow, WriteOp};
 const NULL_VERSION: &str = "null";
 
 type Tx<'a> = Transaction<'a>;
-
-fn db(e: tokio_postgres::Error) -> MetaError {
-    super::from_pg(e)
-}
 
 fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
@@ -41,35 +38,10 @@ async fn exec(
     tx.execute(&stmt, params).await.map_err(db)
 }
 
-async fn rows(
-    tx: &Tx<'_>,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Vec<tokio_postgres::Row>, MetaError> {
-    let stmt = tx.prepare_cached(sql).await.map_err(db)?;
-    tx.query(&stmt, params).await.map_err(db)
-}
-
-async fn opt(
-    tx: &Tx<'_>,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Option<tokio_postgres::Row>, MetaError> {
-    let stmt = tx.prepare_cached(sql).await.map_err(db)?;
-    tx.query_opt(&stmt, params).await.map_err(db)
-}
-
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a tokio_postgres::Row,
-    i: usize,
-) -> Result<T, MetaError> {
-    row.try_get(i).map_err(db)
-}
-
 /// Locks the bucket row against deletion for the rest of the transaction;
 /// `false` when there is no such bucket.
 async fn hold_bucket(tx: &Tx<'_>, name: &str) -> Result<bool, MetaError> {
-    Ok(opt(
+    Ok(query_opt(
         tx,
         "SELECT 1 FROM buckets WHERE name = $1 FOR KEY SHARE",
         &[&name],
@@ -144,7 +116,7 @@ async fn check_condition(
     cond: Option<&Condition>,
 ) -> Result<Option<bool>, MetaError> {
     let Some(cond) = cond else { return Ok(None) };
-    let row = opt(
+    let row = query_opt(
         tx,
         "SELECT etag, delete_marker FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
         &[&bucket, &key.as_bytes()],
@@ -191,7 +163,7 @@ async fn drop_noncurrent(
     key: &str,
     version_id: &str,
 ) -> Result<bool, MetaError> {
-    let gone = rows(
+    let gone = query(
         tx,
         "DELETE FROM versions WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING blobs, size",
         &[&bucket, &key.as_bytes(), &version_id],
@@ -211,7 +183,7 @@ async fn promote_newest(
     bucket: &str,
     key: &str,
 ) -> Result<(), MetaError> {
-    let newest = opt(
+    let newest = query_opt(
         tx,
         "DELETE FROM versions WHERE bucket = $1 AND key = $2
            AND vseq = (SELECT MAX(vseq) FROM versions WHERE bucket = $1 AND key = $2)
@@ -256,7 +228,7 @@ async fn put_object_row(
     checked: Option<bool>,
 ) -> Result<(), MetaError> {
     let key = row.key.as_bytes();
-    let current = opt(
+    let current = query_opt(
         tx,
         "SELECT version_id, vseq, blobs, size, delete_marker FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
         &[&row.bucket, &key],
@@ -279,7 +251,7 @@ async fn put_object_row(
             vseq + 1
         }
         None => {
-            let r = opt(
+            let r = query_opt(
                 tx,
                 "SELECT COALESCE(MAX(vseq), 0) FROM versions WHERE bucket = $1 AND key = $2",
                 &[&row.bucket, &key],
@@ -293,7 +265,7 @@ async fn put_object_row(
     }
     let size = size_i64(row.size);
     if !row.delete_marker {
-        let quota = opt(
+        let quota = query_opt(
             tx,
             "SELECT quota FROM buckets WHERE name = $1",
             &[&row.bucket],
@@ -303,7 +275,7 @@ async fn put_object_row(
         .transpose()?
         .flatten();
         if let Some(q) = quota {
-            let used = opt(
+            let used = query_opt(
                 tx,
                 "SELECT COALESCE(SUM(bytes), 0)::BIGINT FROM usage_shards WHERE bucket = $1",
                 &[&row.bucket],
@@ -364,7 +336,7 @@ async fn delete_version(
     key: &str,
     version_id: &str,
 ) -> Result<(), MetaError> {
-    let current = opt(
+    let current = query_opt(
         tx,
         "DELETE FROM objects WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING blobs, size, delete_marker",
         &[&bucket, &key.as_bytes(), &version_id],
@@ -399,7 +371,7 @@ async fn delete_current(
     if let Some(m) = marker {
         return put_object_row(tx, u, m, None).await;
     }
-    let old = opt(
+    let old = query_opt(
         tx,
         "DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING blobs, size, delete_marker",
         &[&bucket, &key.as_bytes()],
@@ -437,7 +409,7 @@ async fn upload_owner(
     tx: &Tx<'_>,
     upload_id: &str,
 ) -> Result<Option<(String, Vec<u8>)>, MetaError> {
-    opt(
+    query_opt(
         tx,
         "SELECT bucket, key FROM uploads WHERE upload_id = $1 FOR UPDATE",
         &[&upload_id],
@@ -452,7 +424,7 @@ async fn upload_owner(
 pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Result<(), MetaError> {
     match op {
         WriteOp::CreateBucket(b) => {
-            if opt(tx, "SELECT 1 FROM buckets WHERE name = $1", &[&b.name])
+            if query_opt(tx, "SELECT 1 FROM buckets WHERE name = $1", &[&b.name])
                 .await?
                 .is_some()
             {
@@ -478,7 +450,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             )
             .await?;
             if n == 0 {
-                let exists = opt(tx, "SELECT 1 FROM buckets WHERE name = $1", &[name])
+                let exists = query_opt(tx, "SELECT 1 FROM buckets WHERE name = $1", &[name])
                     .await?
                     .is_some();
                 return Err(if exists {
@@ -489,7 +461,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             }
         }
         WriteOp::DeleteBucket { name } => {
-            if opt(
+            if query_opt(
                 tx,
                 "SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE",
                 &[name],
@@ -499,7 +471,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             {
                 return Err(MetaError::NoSuchBucket);
             }
-            let busy = opt(
+            let busy = query_opt(
                 tx,
                 "SELECT 1 FROM objects WHERE bucket = $1 UNION ALL SELECT 1 FROM versions WHERE bucket = $1
                  UNION ALL SELECT 1 FROM uploads WHERE bucket = $1 LIMIT 1",
@@ -575,7 +547,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
                 return Err(MetaError::NoSuchBucket);
             }
             // Lock the current row first, as every writer of this key does.
-            opt(
+            query_opt(
                 tx,
                 "SELECT 1 FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
                 &[bucket, &key.as_bytes()],
@@ -595,7 +567,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             .await?;
         }
         WriteOp::PutPart { bucket, row } => {
-            let owner = opt(
+            let owner = query_opt(
                 tx,
                 "SELECT bucket FROM uploads WHERE upload_id = $1 FOR KEY SHARE",
                 &[&row.upload_id],
@@ -607,7 +579,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
                 return Err(MetaError::NoSuchUpload);
             }
             let number = i32::try_from(row.part_number).unwrap_or(i32::MAX);
-            let old = opt(
+            let old = query_opt(
                 tx,
                 "SELECT blob FROM parts WHERE upload_id = $1 AND part_number = $2 FOR UPDATE",
                 &[&row.upload_id, &number],
@@ -648,7 +620,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
                 return Err(MetaError::NoSuchUpload);
             }
             let checked = check_condition(tx, &row.bucket, &row.key, condition.as_ref()).await?;
-            let parts: Vec<(u32, String)> = rows(
+            let parts: Vec<(u32, String)> = query(
                 tx,
                 "SELECT part_number, blob FROM parts WHERE upload_id = $1",
                 &[upload_id],
@@ -681,7 +653,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             if owner.map(|(b, _)| b).as_deref() != Some(bucket.as_str()) {
                 return Err(MetaError::NoSuchUpload);
             }
-            let blobs = rows(
+            let blobs = query(
                 tx,
                 "DELETE FROM parts WHERE upload_id = $1 RETURNING blob",
                 &[upload_id],
@@ -706,7 +678,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             if !hold_bucket(tx, bucket).await? {
                 return Ok(());
             }
-            let still_there = opt(
+            let still_there = query_opt(
                 tx,
                 "SELECT 1 FROM objects WHERE bucket = $1 AND key = $2 AND etag = $3 AND mtime_ms = $4 AND NOT delete_marker FOR UPDATE",
                 &[bucket, &key.as_bytes(), etag, mtime_ms],
