@@ -5,7 +5,7 @@ use std::io::{Read as _, Seek as _, SeekFrom};
 use crate::integrity::{self, CHUNK, Corrupt, Layout, SUM};
 use std::pin::Pin;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 
 use crate::BlobStore;
@@ -119,6 +119,22 @@ fn spawn_plain_step(st: ReadState) -> PlainStep {
     tokio::task::spawn_blocking(move || plain_step(st))
 }
 
+/// Reads `len` bytes at `offset` into a fresh buffer without zeroing it
+/// first (`read_to_end` fills spare capacity directly; zeroing 512 KiB per
+/// piece was 8 % of a large GET's CPU). Fewer bytes than asked is
+/// `UnexpectedEof`.
+fn read_at(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    let want = usize::try_from(len).map_err(std::io::Error::other)?;
+    let mut buf = Vec::with_capacity(want);
+    f.take(len).read_to_end(&mut buf)?;
+    if buf.len() < want {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(buf)
+}
+
 /// Reads the next piece of a plain read (blocking).
 fn plain_step(mut st: ReadState) -> std::io::Result<(ReadState, Bytes)> {
     use std::os::unix::fs::FileExt as _;
@@ -164,8 +180,7 @@ fn plain_step(mut st: ReadState) -> std::io::Result<(ReadState, Bytes)> {
             }
             Layout::Legacy => (cur.pos, want_end.min(cur.pos + READ_CHUNK as u64)),
         };
-        let mut buf = BytesMut::zeroed(usize::try_from(to - from).unwrap_or(READ_CHUNK));
-        cur.file.read_exact_at(&mut buf, from).map_err(|e| {
+        let buf = read_at(&cur.file, from, to - from).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 Corrupt::new(&cur.blob, "file shrank while being read").into_io()
             } else {
@@ -182,7 +197,7 @@ fn plain_step(mut st: ReadState) -> std::io::Result<(ReadState, Bytes)> {
         }
         let lo = usize::try_from(cur.pos - from).unwrap_or(0);
         let hi = usize::try_from(want_end.min(to) - from).unwrap_or(0);
-        let out = buf.freeze().slice(lo..hi);
+        let out = Bytes::from(buf).slice(lo..hi);
         cur.pos = want_end.min(to);
         st.remaining -= out.len() as u64;
         if cur.pos >= cur.size {
