@@ -51,28 +51,24 @@ def wait_port(port: int, proc: subprocess.Popen, log: str) -> None:
     pytest.fail("proxy did not listen")
 
 
-def node_hosts(cluster: Cluster) -> list[str]:
-    return [n.endpoint.split("//")[1] for n in cluster.nodes]
+def shipped_config(name: str, cluster: Cluster, port: int, listener: str, listen_at: str) -> str:
+    """docs/deploy/NAME with its three example nodes (10.0.0.1x:9000) replaced
+    by the cluster's loopback nodes and its one `listener` by `listen_at`."""
+    text = (DEPLOY / name).read_text()
+    hosts = iter(n.endpoint.split("//")[1] for n in cluster.nodes)
+    text, count = re.subn(r"10\.0\.0\.\d+:9000", lambda _: next(hosts), text)
+    assert count == NODES, f"docs/deploy/{name} should list three example nodes"
+    text, count = re.subn(listener, listen_at.format(port=port), text)
+    assert count == 1, f"docs/deploy/{name} should have one listener"
+    return text
 
 
 def nginx_config(cluster: Cluster, port: int, d: str) -> str:
-    text = (DEPLOY / "nginx.conf").read_text()
-    hosts = iter(node_hosts(cluster))
-    text, count = re.subn(r"server 10\.0\.0\.\d+:9000", lambda _: f"server {next(hosts)}", text)
-    assert count == NODES, "docs/deploy/nginx.conf should list three example nodes"
-    text, count = re.subn(r"listen 80;", f"listen 127.0.0.1:{port};", text)
-    assert count == 1
-    return nginx_main_config(d, text)
+    return nginx_main_config(d, shipped_config("nginx.conf", cluster, port, r"listen 80;", "listen 127.0.0.1:{port};"))
 
 
 def haproxy_config(cluster: Cluster, port: int) -> str:
-    text = (DEPLOY / "haproxy.cfg").read_text()
-    hosts = iter(node_hosts(cluster))
-    text, count = re.subn(r"(server node\d) 10\.0\.0\.\d+:9000", lambda m: f"{m.group(1)} {next(hosts)}", text)
-    assert count == NODES, "docs/deploy/haproxy.cfg should list three example nodes"
-    text, count = re.subn(r"bind :80\b", f"bind 127.0.0.1:{port}", text)
-    assert count == 1
-    return text
+    return shipped_config("haproxy.cfg", cluster, port, r"bind :80\b", "bind 127.0.0.1:{port}")
 
 
 @pytest.fixture(params=["nginx", "haproxy"])

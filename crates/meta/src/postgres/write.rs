@@ -38,16 +38,24 @@ async fn exec(
     tx.execute(&stmt, params).await.map_err(db)
 }
 
+/// A bucket row locked against deletion for the rest of the transaction.
+struct HeldBucket {
+    /// Its quota in bytes, read with the lock so a PUT needs no second
+    /// lookup of the row.
+    quota: Option<i64>,
+}
+
 /// Locks the bucket row against deletion for the rest of the transaction;
-/// `false` when there is no such bucket.
-async fn hold_bucket(tx: &Tx<'_>, name: &str) -> Result<bool, MetaError> {
-    Ok(query_opt(
+/// `None` when there is no such bucket.
+async fn hold_bucket(tx: &Tx<'_>, name: &str) -> Result<Option<HeldBucket>, MetaError> {
+    query_opt(
         tx,
-        "SELECT 1 FROM buckets WHERE name = $1 FOR KEY SHARE",
+        "SELECT quota FROM buckets WHERE name = $1 FOR KEY SHARE",
         &[&name],
     )
     .await?
-    .is_some())
+    .map(|r| Ok(HeldBucket { quota: get(&r, 0)? }))
+    .transpose()
 }
 
 async fn release(tx: &Tx<'_>, blobs: &str) -> Result<(), MetaError> {
@@ -69,24 +77,40 @@ async fn release(tx: &Tx<'_>, blobs: &str) -> Result<(), MetaError> {
 /// bucket order, so concurrent writers never wait on each other for long
 /// and never deadlock over shard rows.
 #[derive(Debug, Default)]
-pub(super) struct UsageDeltas(std::collections::BTreeMap<String, [i64; 3]>);
+pub(super) struct UsageDeltas(std::collections::BTreeMap<String, Usage>);
+
+/// Changes to one bucket's counters.
+#[derive(Debug, Default)]
+struct Usage {
+    bytes: i64,
+    objects: i64,
+    versions: i64,
+}
 
 impl UsageDeltas {
     fn add(&mut self, bucket: &str, bytes: i64, objects: i64, versions: i64) {
         let d = self.0.entry(bucket.to_owned()).or_default();
-        d[0] += bytes;
-        d[1] += objects;
-        d[2] += versions;
+        d.bytes += bytes;
+        d.objects += objects;
+        d.versions += versions;
     }
 
     /// Bytes this transaction has added to `bucket` so far.
     fn bytes(&self, bucket: &str) -> i64 {
-        self.0.get(bucket).map_or(0, |d| d[0])
+        self.0.get(bucket).map_or(0, |d| d.bytes)
     }
 
     /// Adds the changes to one shard per bucket, chosen at random.
     pub(super) async fn flush(self, tx: &Tx<'_>) -> Result<(), MetaError> {
-        for (bucket, [bytes, objects, versions]) in self.0 {
+        for (
+            bucket,
+            Usage {
+                bytes,
+                objects,
+                versions,
+            },
+        ) in self.0
+        {
             if bytes == 0 && objects == 0 && versions == 0 {
                 continue;
             }
@@ -225,6 +249,7 @@ async fn put_object_row(
     tx: &Tx<'_>,
     u: &mut UsageDeltas,
     row: &ObjectRow,
+    quota: Option<i64>,
     checked: Option<bool>,
 ) -> Result<(), MetaError> {
     let key = row.key.as_bytes();
@@ -265,15 +290,6 @@ async fn put_object_row(
     }
     let size = size_i64(row.size);
     if !row.delete_marker {
-        let quota = query_opt(
-            tx,
-            "SELECT quota FROM buckets WHERE name = $1",
-            &[&row.bucket],
-        )
-        .await?
-        .map(|r| get::<Option<i64>>(&r, 0))
-        .transpose()?
-        .flatten();
         if let Some(q) = quota {
             let used = query_opt(
                 tx,
@@ -369,7 +385,8 @@ async fn delete_current(
     marker: Option<&ObjectRow>,
 ) -> Result<(), MetaError> {
     if let Some(m) = marker {
-        return put_object_row(tx, u, m, None).await;
+        // A delete marker adds no bytes: no quota to check.
+        return put_object_row(tx, u, m, None, None).await;
     }
     let old = query_opt(
         tx,
@@ -486,11 +503,11 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             exec(tx, "DELETE FROM usage_shards WHERE bucket = $1", &[name]).await?;
         }
         WriteOp::PutObject { row, condition } => {
-            if !hold_bucket(tx, &row.bucket).await? {
-                return Err(MetaError::NoSuchBucket);
-            }
+            let held = hold_bucket(tx, &row.bucket)
+                .await?
+                .ok_or(MetaError::NoSuchBucket)?;
             let checked = check_condition(tx, &row.bucket, &row.key, condition.as_ref()).await?;
-            put_object_row(tx, u, row, checked).await?;
+            put_object_row(tx, u, row, held.quota, checked).await?;
         }
         WriteOp::SetObjectAttrs {
             bucket,
@@ -533,7 +550,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             key,
             marker,
         } => {
-            if !hold_bucket(tx, bucket).await? {
+            if hold_bucket(tx, bucket).await?.is_none() {
                 return Err(MetaError::NoSuchBucket);
             }
             delete_current(tx, u, bucket, key, marker.as_ref()).await?;
@@ -543,7 +560,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             key,
             version_id,
         } => {
-            if !hold_bucket(tx, bucket).await? {
+            if hold_bucket(tx, bucket).await?.is_none() {
                 return Err(MetaError::NoSuchBucket);
             }
             // Lock the current row first, as every writer of this key does.
@@ -556,7 +573,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             delete_version(tx, u, bucket, key, version_id).await?;
         }
         WriteOp::CreateUpload(u) => {
-            if !hold_bucket(tx, &u.bucket).await? {
+            if hold_bucket(tx, &u.bucket).await?.is_none() {
                 return Err(MetaError::NoSuchBucket);
             }
             exec(
@@ -612,9 +629,9 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             used,
             condition,
         } => {
-            if !hold_bucket(tx, &row.bucket).await? {
-                return Err(MetaError::NoSuchBucket);
-            }
+            let held = hold_bucket(tx, &row.bucket)
+                .await?
+                .ok_or(MetaError::NoSuchBucket)?;
             let owner = upload_owner(tx, upload_id).await?;
             if owner != Some((row.bucket.clone(), row.key.as_bytes().to_vec())) {
                 return Err(MetaError::NoSuchUpload);
@@ -646,7 +663,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             }
             exec(tx, "DELETE FROM parts WHERE upload_id = $1", &[upload_id]).await?;
             exec(tx, "DELETE FROM uploads WHERE upload_id = $1", &[upload_id]).await?;
-            put_object_row(tx, u, row, checked).await?;
+            put_object_row(tx, u, row, held.quota, checked).await?;
         }
         WriteOp::AbortUpload { bucket, upload_id } => {
             let owner = upload_owner(tx, upload_id).await?;
@@ -675,7 +692,7 @@ pub(super) async fn apply(tx: &Tx<'_>, u: &mut UsageDeltas, op: &WriteOp) -> Res
             marker,
             events,
         } => {
-            if !hold_bucket(tx, bucket).await? {
+            if hold_bucket(tx, bucket).await?.is_none() {
                 return Ok(());
             }
             let still_there = query_opt(
