@@ -180,11 +180,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let w = world();
+    // ListenBucketNotification answers with an endless stream (events and a
+    // ping every few seconds) by design: check its head, never wait for its end.
+    let endless = almacen_s3::listen_ops::is_listen(req.method(), req.uri());
     w.rt.block_on(async {
         let Ok(resp) = w.front.handle(req).await else {
             return;
         };
         let status = resp.status();
+        if endless && status.is_success() {
+            return;
+        }
         let body = resp.into_body().collect().await.map(|b| b.to_bytes());
         if status == http::StatusCode::INTERNAL_SERVER_ERROR {
             panic!(
