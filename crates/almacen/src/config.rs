@@ -127,6 +127,12 @@ pub struct ServerConfig {
     /// MinIO's rule: the root user ignores bucket policies (default: AWS's,
     /// where an explicit Deny binds the root user too).
     pub root_ignores_bucket_policy: bool,
+    /// Whether Signature V2 is accepted (`ALMACEN_SIGV2=off` refuses it).
+    pub sigv2: bool,
+    /// MinIO's rule for a server without a region: signatures for any
+    /// region are accepted (`ALMACEN_ACCEPT_ANY_REGION=on`; default AWS's,
+    /// the credential scope must name this server's region).
+    pub accept_any_region: bool,
     /// Bytes per second the background scrubber may read (none: no scrubber).
     pub scrub_rate: Option<u64>,
     /// Pause between scrubber passes.
@@ -384,6 +390,10 @@ impl ServerConfig {
             meta,
             limits: limits_from_env()?,
             root_ignores_bucket_policy: env_any(&["ALMACEN_ROOT_IGNORES_BUCKET_POLICY"])
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
+            sigv2: !env_any(&["ALMACEN_SIGV2"])
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "off" | "false" | "0")),
+            accept_any_region: env_any(&["ALMACEN_ACCEPT_ANY_REGION"])
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1")),
             kms_previous,
             kms_extra,

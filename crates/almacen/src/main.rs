@@ -32,13 +32,27 @@ fn bench(mut args: almacen_bench::BenchArgs) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     let cli = config::Cli::parse();
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
+    // s3s's debug and trace events carry secrets (the signature it computed
+    // on a mismatch, Authorization headers, form fields, customer keys):
+    // never past warn, whatever RUST_LOG says.
+    let s3s_cap = tracing_subscriber::filter::filter_fn(|meta| {
+        let t = meta.target();
+        !((t == "s3s" || t.starts_with("s3s::")) && *meta.level() > tracing::Level::WARN)
+    });
     // Colors only on a terminal: logs captured to files stay plain text.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(s3s_cap),
+        )
         .init();
     let result = match cli.command {
         config::Command::Server(args) => match config::ServerConfig::from_args(args) {

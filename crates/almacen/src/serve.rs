@@ -134,6 +134,7 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
         None => None,
     };
     let tracer = almacen_s3::trace::Tracer::default();
+    let iam_for_forms = iam.clone();
     let s3 = almacen_s3::build_service(
         engine.clone(),
         iam,
@@ -153,6 +154,12 @@ async fn serve(mut cfg: ServerConfig) -> anyhow::Result<()> {
     let cors = almacen_s3::cors::Cors::new(&cfg.domains, &cfg.cors_allow_origin);
     let console_metrics = metrics.clone();
     let mut front = Front::new(s3, engine.clone(), cors)
+        .with_iam(iam_for_forms)
+        .with_secure_transport(tls.is_some())
+        .with_signature_rules(almacen_s3::signature_rules::SignatureRules {
+            region: (!cfg.accept_any_region).then(|| cfg.region.clone()),
+            sigv2: cfg.sigv2,
+        })
         .with_body_rate(cfg.limits.body_rate)
         .with_metrics(metrics)
         .with_tracer(tracer);

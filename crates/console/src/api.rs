@@ -230,7 +230,7 @@ pub async fn session(AxState(state): St, method: Method, headers: HeaderMap) -> 
         "accessKey": ak,
         "csrf": s.csrf,
         "admin": allowed(&state, ak, "admin:ListUsers", "arn:aws:s3:::*"),
-        "monitor": state.cfg.metrics.as_ref().is_some_and(|m| m.may_scrape(ak)),
+        "monitor": state.cfg.metrics.as_ref().is_some_and(|m| m.may_scrape(ak, &Context::new())),
     }))
     .into_response()
 }
@@ -357,7 +357,9 @@ pub async fn metrics(AxState(state): St, method: Method, headers: HeaderMap) -> 
             "metrics are not available",
         );
     };
-    if !m.may_scrape(&s.keys.access_key) {
+    // The console's own port: no S3 request context (the S3 port's
+    // scrapes are checked with theirs).
+    if !m.may_scrape(&s.keys.access_key, &Context::new()) {
         return error(
             StatusCode::FORBIDDEN,
             "AccessDenied",

@@ -91,6 +91,48 @@ pub fn canonical_query(raw: &str) -> String {
         .join("&")
 }
 
+/// Whether the response's type is one PDF type: a single Content-Type
+/// whose media type is `application/pdf`, parameters aside. A list
+/// (`application/pdf,text/html`, read by Chromium as its last entry) or
+/// anything else is not.
+fn is_exactly_pdf(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(http::header::CONTENT_TYPE).iter();
+    let (Some(v), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let Ok(v) = v.to_str() else {
+        return false;
+    };
+    !v.contains(',')
+        && v.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/pdf"))
+}
+
+/// The query without S3's `response-*` overrides, which would let a link
+/// choose how the browser reads an object (`response-content-type=text/html`).
+/// The one kept is the console's own download link: a
+/// `response-content-disposition` that makes it an attachment.
+fn without_response_overrides(raw: &str) -> String {
+    raw.split('&')
+        .filter(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode_str(k)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
+            if !k.starts_with("response-") {
+                return true;
+            }
+            let v = percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .trim()
+                .to_ascii_lowercase();
+            k == "response-content-disposition" && v.starts_with("attachment")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 fn passes(name: &HeaderName) -> bool {
     let n = name.as_str();
     PASS.contains(&n) || (n.starts_with("x-amz-") && !OWN.contains(&n))
@@ -116,7 +158,11 @@ pub async fn forward(
     body: Body,
 ) -> Result<Response<Body>, ProxyError> {
     let mut url = format!("{endpoint}{}", canonical_path(path));
-    if let Some(q) = query.map(canonical_query).filter(|q| !q.is_empty()) {
+    if let Some(q) = query
+        .map(without_response_overrides)
+        .map(|q| canonical_query(&q))
+        .filter(|q| !q.is_empty())
+    {
         url.push('?');
         url.push_str(&q);
     }
@@ -178,14 +224,18 @@ pub async fn forward(
             out = out.header(k, v);
         }
     }
-    let is_pdf = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/pdf"));
     // Stored objects are the users' content: never let one run as a page
-    // of the console's origin (a PDF keeps its viewer, which runs no page script).
-    if !is_pdf {
+    // of the console's origin. Only a PDF goes without the sandbox (it
+    // keeps its viewer, which runs no page script), and then under exactly
+    // that type, so a browser cannot read another into it.
+    if is_exactly_pdf(&parts.headers) {
+        if let Some(h) = out.headers_mut() {
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            );
+        }
+    } else {
         out = out.header("content-security-policy", "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'");
     }
     out = out.header("x-content-type-options", "nosniff");
@@ -215,6 +265,51 @@ mod tests {
         assert_eq!(
             canonical_query("continuation-token=a+b%2B"),
             "continuation-token=a%2Bb%2B"
+        );
+    }
+
+    #[test]
+    fn only_a_single_pdf_type_is_a_pdf() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_str(v).unwrap(),
+            );
+            h
+        };
+        assert!(is_exactly_pdf(&with("application/pdf")));
+        assert!(is_exactly_pdf(&with("Application/PDF; x=1")));
+        assert!(!is_exactly_pdf(&with("application/pdf,text/html")));
+        assert!(!is_exactly_pdf(&with("application/pdfx")));
+        assert!(!is_exactly_pdf(&with("text/html")));
+        let mut two = with("application/pdf");
+        two.append(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html"),
+        );
+        assert!(!is_exactly_pdf(&two));
+    }
+
+    #[test]
+    fn response_overrides_are_dropped_but_attachment_downloads() {
+        assert_eq!(
+            without_response_overrides("response-content-type=text%2Fhtml&versionId=1"),
+            "versionId=1"
+        );
+        assert_eq!(
+            without_response_overrides("response-%63ontent-type=text%2Fhtml"),
+            ""
+        );
+        assert_eq!(
+            without_response_overrides("response-content-disposition=inline"),
+            ""
+        );
+        assert_eq!(
+            without_response_overrides(
+                "response-content-disposition=attachment%3B%20filename%3D%22a%22"
+            ),
+            "response-content-disposition=attachment%3B%20filename%3D%22a%22"
         );
     }
 

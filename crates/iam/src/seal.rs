@@ -4,7 +4,11 @@
 //!
 //! The key is derived with HKDF-SHA256 from the master key when one is
 //! configured, otherwise from the root secret (as MinIO encrypts its IAM
-//! data with the root credentials). Each secret is sealed with AES-256-GCM
+//! data with the root credentials), stretched first with Argon2id
+//! ([`stretch`]) so that a copied `meta.db` does not allow fast offline
+//! guessing of a weak root password: every guess costs an Argon2id run.
+//! Secrets sealed under the earlier, unstretched derivation still open and
+//! are re-sealed when the store opens. Each secret is sealed with AES-256-GCM
 //! under a fresh random nonce, with the entry's config key as associated
 //! data so that a sealed value cannot be moved to another user.
 
@@ -36,6 +40,28 @@ fn derive(material: &[u8]) -> RandomizedNonceKey {
         .and_then(|okm| okm.fill(&mut key))
         .expect("HKDF-SHA256 can produce 32 bytes");
     RandomizedNonceKey::new(&AES_256_GCM, &key).expect("32 bytes is an AES-256 key")
+}
+
+/// Argon2id cost: 19 MiB, 2 passes, 1 lane (OWASP's minimum for
+/// Argon2id), about 30 ms once per server start.
+const STRETCH_MEMORY_KIB: u32 = 19 * 1024;
+const STRETCH_PASSES: u32 = 2;
+
+/// The root secret stretched with Argon2id into key material for
+/// [`Sealer::new`]. The salt is fixed per root user (the access key, with a
+/// domain label): the root secret is the only input a copied data folder
+/// lacks, and it must derive the same key on every node and restart.
+#[must_use]
+pub fn stretch(root_access_key: &str, root_secret: &str) -> [u8; 32] {
+    let params = argon2::Params::new(STRETCH_MEMORY_KIB, STRETCH_PASSES, 1, Some(32))
+        .expect("constant Argon2 parameters are valid");
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = format!("almacen-iam-seal-v2:{root_access_key}");
+    let mut out = [0u8; 32];
+    argon
+        .hash_password_into(root_secret.as_bytes(), salt.as_bytes(), &mut out)
+        .expect("the salt is longer than 8 bytes and the output 32");
+    out
 }
 
 impl Sealer {

@@ -211,6 +211,23 @@ impl Identity {
             .any(|p| p.uses_condition_key(prefix))
     }
 
+    /// Whether the identity's session policy (a service account's own
+    /// policy, which narrows its parent's rights) allows `action` on
+    /// `resource`; `true` without one. A grant from a bucket policy or an
+    /// ACL to the parent counts for the key only when this holds, as AWS
+    /// bounds resource-policy grants by a session policy.
+    #[must_use]
+    pub fn session_permits(&self, action: &str, resource: &str, context: &Context) -> bool {
+        self.session.as_ref().is_none_or(|s| {
+            s.evaluate(&Request {
+                action,
+                resource,
+                principal: &self.user,
+                context,
+            }) == Decision::Allow
+        })
+    }
+
     /// What the identity's own policies say of `action` on `resource`:
     /// the user's and its enabled groups' policies (an explicit Deny wins);
     /// for a service account, the parent's rights, further narrowed by its
@@ -405,12 +422,15 @@ impl IamStore {
         master_key: Option<&[u8]>,
         previous: &[&[u8]],
     ) -> Result<Self, IamError> {
+        // The root secret seals only through Argon2id; what the earlier,
+        // unstretched derivation sealed still opens (and is re-sealed below).
+        let stretched = crate::seal::stretch(root_access_key, root_secret);
         let mut fallbacks: Vec<&[u8]> = previous.to_vec();
         if master_key.is_some() {
-            fallbacks.push(root_secret.as_bytes());
+            fallbacks.push(&stretched);
         }
-        let sealer =
-            Sealer::with_previous(master_key.unwrap_or(root_secret.as_bytes()), &fallbacks);
+        fallbacks.push(root_secret.as_bytes());
+        let sealer = Sealer::with_previous(master_key.unwrap_or(&stretched), &fallbacks);
         let store = Self {
             meta,
             sealer,
@@ -440,6 +460,17 @@ impl IamStore {
                 "access keys whose secrets were sealed under another root secret or master key \
                  cannot sign requests; restore the previous key or set new secrets"
             );
+        }
+        // Without a master key, move secrets sealed under the unstretched
+        // root secret (before Argon2id) to the stretched key.
+        if master_key.is_none() {
+            let moved = store.reseal_secrets().await?;
+            if moved > 0 {
+                tracing::info!(
+                    count = moved,
+                    "IAM secrets re-sealed under the Argon2id-stretched root key"
+                );
+            }
         }
         Ok(store)
     }
@@ -1081,6 +1112,12 @@ impl IamStore {
 
     // ---- service accounts ----
 
+    /// The root access key (`MINIO_ROOT_USER`).
+    #[must_use]
+    pub fn root_access_key(&self) -> &str {
+        &self.root_access_key
+    }
+
     /// Creates a service account for `req.parent` (a user or the root
     /// access key), generating the keys that are not given.
     ///
@@ -1409,6 +1446,43 @@ mod tests {
         // Setting a new secret makes the user usable again.
         iam.add_user("bob", "bob-secret-2").await.unwrap();
         assert_eq!(iam.identity("bob").unwrap().secret(), "bob-secret-2");
+    }
+
+    #[tokio::test]
+    async fn secrets_sealed_before_argon2id_open_and_move_to_the_stretched_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta: Arc<dyn MetaStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("meta.db")).unwrap());
+        // A user sealed as the earlier release did: HKDF of the bare root secret.
+        let v1 = Sealer::new(b"rootsecret");
+        let record = UserRecord {
+            secret: v1.seal(&format!("{USERS}carol"), "carol-secret-1"),
+            status: Status::Enabled,
+            policies: Vec::new(),
+            created_ms: 0,
+        };
+        meta.commit(vec![WriteOp::PutConfig {
+            key: format!("{USERS}carol"),
+            value: serde_json::to_vec(&record).unwrap(),
+        }])
+        .await
+        .unwrap();
+        let iam = IamStore::open(meta.clone(), "root", "rootsecret", None)
+            .await
+            .unwrap();
+        assert_eq!(iam.identity("carol").unwrap().secret(), "carol-secret-1");
+        // Re-sealed at open: the fast derivation no longer opens it.
+        let stored = meta.list_config(USERS).await.unwrap();
+        let (_, raw) = stored.iter().find(|(k, _)| k.ends_with("carol")).unwrap();
+        let now: UserRecord = serde_json::from_slice(raw).unwrap();
+        assert!(v1.open(&format!("{USERS}carol"), &now.secret).is_none());
+        let stretched = Sealer::new(&crate::seal::stretch("root", "rootsecret"));
+        assert_eq!(
+            stretched
+                .open(&format!("{USERS}carol"), &now.secret)
+                .as_deref(),
+            Some("carol-secret-1")
+        );
     }
 
     #[tokio::test]

@@ -6,8 +6,12 @@
 //! [`AdminRoute::call`] runs. Bodies must be signed too (their SHA-256 in
 //! `x-amz-content-sha256`). The caller needs root, or an identity policy
 //! that allows the call's `admin:` action (MinIO's names, e.g.
-//! `admin:CreateUser`; the built-in `consoleAdmin` allows all). Any user may
-//! manage its own service accounts, as on MinIO.
+//! `admin:CreateUser`; the built-in `consoleAdmin` allows all), evaluated
+//! with the request's condition keys (`aws:SourceIp`, ...) as every S3
+//! call is. Any user may manage its own service accounts, as on MinIO;
+//! only root may create keys under root, and keys for another user need
+//! the rights to create users and attach policies too (which already
+//! reach every right), so a key is never a way to rights one lacks.
 //!
 //! The bucket name `minio` is reserved (as on MinIO), so these paths never
 //! shadow a bucket. The shapes are almacen's own: MinIO's `mc admin`
@@ -36,17 +40,21 @@ const MAX_BODY: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AdminRoute {
     iam: Arc<IamStore>,
+    authz: crate::Authz,
     engine: almacen_engine::Engine,
     tracer: crate::trace::Tracer,
     event_targets: Option<Arc<crate::event_targets::EventTargetAdmin>>,
 }
 
 impl AdminRoute {
-    /// The admin API over `iam` and `engine`'s bucket settings.
+    /// The admin API over `iam` and `engine`'s bucket settings;
+    /// ListenBucketNotification, which shares the route, is authorized by
+    /// `authz` as every S3 operation is.
     #[must_use]
-    pub fn new(iam: Arc<IamStore>, engine: almacen_engine::Engine) -> Self {
+    pub fn new(iam: Arc<IamStore>, engine: almacen_engine::Engine, authz: crate::Authz) -> Self {
         Self {
             iam,
+            authz,
             engine,
             tracer: crate::trace::Tracer::default(),
             event_targets: None,
@@ -208,6 +216,9 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
 #[serde(deny_unknown_fields)]
 struct SecretBody {
     secret_key: String,
+    /// Change the secret of an existing user.
+    #[serde(default)]
+    update: bool,
 }
 
 #[derive(Deserialize)]
@@ -253,15 +264,18 @@ struct Call<'a> {
     query: Option<&'a str>,
     body: Bytes,
     identity: Identity,
+    /// The request's condition keys.
+    context: Context,
 }
 
 impl Call<'_> {
-    /// Requires root or an identity policy allowing `action`.
+    /// Requires root or an identity policy allowing `action` with the
+    /// request's condition keys.
     fn require(&self, action: &str) -> Result<()> {
         let allowed = self.identity.is_root()
             || self
                 .identity
-                .evaluate(action, "arn:aws:s3:::*", &Context::new())
+                .evaluate(action, "arn:aws:s3:::*", &self.context)
                 == Decision::Allow;
         if allowed {
             Ok(())
@@ -284,14 +298,31 @@ impl Call<'_> {
     }
 
     fn query(&self, name: &str) -> Option<String> {
-        self.query?.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == name).then(|| {
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-        })
+        crate::query::Query::parse(self.query?)
+            .get(name)
+            .map(str::to_owned)
+    }
+
+    /// Requires the right to create a key acting as `parent`: a user for
+    /// itself; root alone under root; for another user also the rights to
+    /// create users and attach policies (with which the caller could give
+    /// itself that user's rights anyway).
+    fn require_key_creation(&self, parent: &str, root_access_key: &str) -> Result<()> {
+        if self.identity.is_root() {
+            return Ok(());
+        }
+        if parent == root_access_key {
+            return Err(IamError::Forbidden(
+                "only the root user may create access keys that act as root".into(),
+            )
+            .into());
+        }
+        if self.identity.kind == Kind::User && self.identity.user == parent {
+            return Ok(());
+        }
+        self.require("admin:CreateServiceAccount")?;
+        self.require("admin:CreateUser")?;
+        self.require("admin:AttachUserOrGroupPolicy")
     }
 }
 
@@ -312,6 +343,29 @@ impl AdminRoute {
             (&Method::PUT, ["users", name]) => {
                 call.require("admin:CreateUser")?;
                 let b: SecretBody = parse_json(&call.body)?;
+                // Never a silent reset: an existing user's secret changes
+                // only when the call says so (the same secret again is a no-op).
+                if let Ok(existing) = iam.identity(name)
+                    && existing.kind == Kind::User
+                    && !b.update
+                {
+                    use subtle::ConstantTimeEq as _;
+                    let same: bool = existing
+                        .secret()
+                        .as_bytes()
+                        .ct_eq(b.secret_key.as_bytes())
+                        .into();
+                    if !same {
+                        return Err(Reply::error(
+                            StatusCode::CONFLICT,
+                            "UserAlreadyExists",
+                            format!(
+                                "The user {name} already exists; to change its secret key, ask for an update (almacen admin user add --update)"
+                            ),
+                        ));
+                    }
+                    return Ok(Reply::ok(iam.user(name)?));
+                }
                 iam.add_user(name, &b.secret_key).await?;
                 Ok(Reply::ok(iam.user(name)?))
             }
@@ -416,7 +470,7 @@ impl AdminRoute {
                 }
                 let b: ServiceAccountBody = parse_json(&call.body)?;
                 let parent = b.parent.unwrap_or_else(|| call.identity.user.clone());
-                call.require_for_service_account("admin:CreateServiceAccount", &parent)?;
+                call.require_key_creation(&parent, iam.root_access_key())?;
                 let policy = match b.policy {
                     None | Some(serde_json::Value::Null) => None,
                     Some(serde_json::Value::String(s)) => Some(s),
@@ -649,7 +703,15 @@ impl AdminRoute {
                 Ok(Reply::ok(usage_json(&u)))
             }
             (_, ["service-accounts", ak, rest @ ..]) => {
-                let info = iam.service_account(ak)?;
+                // Whether a key exists is itself something to keep from
+                // callers who may not list keys: they learn only of their own.
+                let info = match iam.service_account(ak) {
+                    Ok(info) => info,
+                    Err(e) => {
+                        call.require("admin:ListServiceAccounts")?;
+                        return Err(e.into());
+                    }
+                };
                 match (m, rest) {
                     (&Method::GET, []) => {
                         call.require_for_service_account(
@@ -732,15 +794,25 @@ impl S3Route for AdminRoute {
         let identity = self.iam.identity(&creds.access_key).map_err(|e| {
             s3s::S3Error::with_message(s3s::S3ErrorCode::InvalidAccessKeyId, e.to_string())
         })?;
+        let query = crate::query::Query::of(&req.uri);
+        let caller = crate::Caller::new(
+            Some(identity),
+            crate::request_context(&req.headers, &query, crate::Connection::of(&req.extensions)),
+        );
         if crate::listen_ops::is_listen(&req.method, &req.uri)
             && !req.uri.path().starts_with(ADMIN_PREFIX)
         {
             return Ok(crate::listen_ops::respond(
                 &self.engine,
-                &identity,
+                &self.authz,
+                &caller,
+                &query,
                 &req.uri,
-            ));
+            )
+            .await);
         }
+        let crate::Caller { identity, context } = caller;
+        let identity = identity.expect("the caller signed");
         let body =
             req.input.store_all_limited(MAX_BODY).await.map_err(|_| {
                 s3_error!(EntityTooLarge, "admin request bodies are limited to 1 MiB")
@@ -762,6 +834,7 @@ impl S3Route for AdminRoute {
                 query: req.uri.query(),
                 body,
                 identity,
+                context: context.clone(),
             };
             return Ok(match call.require("admin:ServerTrace") {
                 Ok(()) => self.trace_response(&call),
@@ -777,6 +850,7 @@ impl S3Route for AdminRoute {
                     query: req.uri.query(),
                     body,
                     identity,
+                    context,
                 };
                 match self.dispatch(call).await {
                     Ok(r) | Err(r) => r,

@@ -27,15 +27,43 @@ use almacen_engine::{CannedAcl, Engine, EngineError};
 use almacen_iam::{Context, Decision, IamStore, Identity, Policy, Request, combine};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
-use s3s::dto::PostObjectInput;
+use s3s::dto::{CopySource, PostObjectInput};
 use s3s::path::S3Path;
 use s3s::{S3Error, S3Request, S3Result, s3_error};
 
 use crate::actions;
+use crate::query::Query;
 
 /// The client's address, put into request extensions by the front.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
+
+/// Whether the request came over TLS, put into request extensions by the
+/// front (`aws:SecureTransport`).
+#[derive(Debug, Clone, Copy)]
+pub struct SecureTransport(pub bool);
+
+/// What the front knows of the connection a request came on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connection {
+    /// The client's address (`aws:SourceIp`).
+    pub peer: Option<SocketAddr>,
+    /// Whether it is TLS (`aws:SecureTransport`).
+    pub secure: bool,
+}
+
+impl Connection {
+    /// What the front put into the request's extensions.
+    #[must_use]
+    pub fn of(extensions: &http::Extensions) -> Self {
+        Self {
+            peer: extensions.get::<PeerAddr>().map(|p| p.0),
+            secure: extensions
+                .get::<SecureTransport>()
+                .is_some_and(|SecureTransport(s)| *s),
+        }
+    }
+}
 
 /// Who called and with which condition keys; [`Access`] puts it into the
 /// request's extensions for operations that check more than one resource.
@@ -45,6 +73,30 @@ pub struct Caller {
     pub identity: Option<Identity>,
     /// The request's condition keys.
     pub context: Context,
+}
+
+impl Caller {
+    /// The caller `identity` with the request's condition keys (and
+    /// `aws:username`, for `${aws:username}` in policies: an access key
+    /// acts as its user).
+    #[must_use]
+    pub fn new(identity: Option<Identity>, mut context: Context) -> Self {
+        if let Some(id) = &identity {
+            context.set("aws:username", id.user.clone());
+        }
+        Self { identity, context }
+    }
+
+    /// What the caller's identity policies say of `action` on `resource`
+    /// with the request's condition keys (root: always Allow). For the
+    /// calls that no bucket policy governs: the admin API, metrics,
+    /// listening to every bucket.
+    #[must_use]
+    pub fn identity_allows(&self, action: &str, resource: &str) -> bool {
+        self.identity.as_ref().is_some_and(|id| {
+            id.is_root() || id.evaluate(action, resource, &self.context) == Decision::Allow
+        })
+    }
 }
 
 /// Secret lookup for s3s's signature checks: root and every IAM access key.
@@ -187,6 +239,11 @@ impl Authz {
             context = &with_tags;
         }
         let decide = |action: &str, resource: &str| {
+            // A service account's own policy bounds every grant, a bucket
+            // policy's or an ACL's included (AWS's session policies).
+            if identity.is_some_and(|id| !id.session_permits(action, resource, context)) {
+                return Decision::Deny;
+            }
             let from_bucket = policy.as_ref().map_or(Decision::NotApplicable, |p| {
                 p.evaluate(&Request {
                     action,
@@ -266,32 +323,27 @@ impl Access {
     }
 }
 
-/// Percent-decodes one query value (`+` is a space in query strings).
-fn query_value(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then(|| {
-            percent_encoding::percent_decode_str(&v.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
-}
-
-/// The condition keys of a request.
-fn context(cx: &mut S3AccessContext<'_>) -> Context {
+/// The condition keys of a request, from its headers, its decoded query
+/// and what the front put into its extensions (peer address, TLS). Every
+/// authorization decision, the admin API's and the streaming calls'
+/// included, evaluates policies with these.
+#[must_use]
+pub fn request_context(headers: &http::HeaderMap, query: &Query, conn: Connection) -> Context {
     let mut ctx = Context::new();
-    if let Some(PeerAddr(addr)) = cx.extensions_mut().get::<PeerAddr>().copied() {
+    if let Some(addr) = conn.peer {
         ctx.set("aws:SourceIp", addr.ip().to_canonical().to_string());
     }
-    ctx.set("aws:SecureTransport", "false");
+    ctx.set(
+        "aws:SecureTransport",
+        if conn.secure { "true" } else { "false" },
+    );
     let now = time::OffsetDateTime::now_utc();
     if let Ok(s) = now.format(&time::format_description::well_known::Rfc3339) {
         ctx.set("aws:CurrentTime", s);
     }
     ctx.set("aws:EpochTime", now.unix_timestamp().to_string());
     for (header, key) in [("user-agent", "aws:UserAgent"), ("referer", "aws:Referer")] {
-        if let Some(v) = cx.headers().get(header).and_then(|v| v.to_str().ok()) {
+        if let Some(v) = headers.get(header).and_then(|v| v.to_str().ok()) {
             ctx.set(key, v);
         }
     }
@@ -314,15 +366,12 @@ fn context(cx: &mut S3AccessContext<'_>) -> Context {
         "x-amz-object-lock-retain-until-date",
         "x-amz-object-lock-legal-hold",
     ] {
-        if let Some(v) = cx.headers().get(header).and_then(|v| v.to_str().ok()) {
+        if let Some(v) = headers.get(header).and_then(|v| v.to_str().ok()) {
             ctx.set(&format!("s3:{header}"), v);
         }
     }
     // Tags the request sets: s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys.
-    if let Some(tagging) = cx
-        .headers()
-        .get("x-amz-tagging")
-        .and_then(|v| v.to_str().ok())
+    if let Some(tagging) = headers.get("x-amz-tagging").and_then(|v| v.to_str().ok())
         && let Ok(tags) = crate::tagging_ops::from_header(Some(tagging))
     {
         for (k, v) in &tags {
@@ -333,30 +382,40 @@ fn context(cx: &mut S3AccessContext<'_>) -> Context {
             tags.into_iter().map(|(k, _)| k).collect(),
         );
     }
-    if let Some(q) = cx.uri().query() {
-        for (param, key) in [
-            ("prefix", "s3:prefix"),
-            ("delimiter", "s3:delimiter"),
-            ("max-keys", "s3:max-keys"),
-        ] {
-            if let Some(v) = query_value(q, param) {
-                ctx.set(key, v);
-            }
+    for (param, key) in [
+        ("prefix", "s3:prefix"),
+        ("delimiter", "s3:delimiter"),
+        ("max-keys", "s3:max-keys"),
+    ] {
+        if let Some(v) = query.get(param) {
+            ctx.set(key, v);
         }
     }
     ctx
 }
 
-/// The source bucket and key of a copy, from `x-amz-copy-source`.
-fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
-    let raw = headers.get("x-amz-copy-source")?.to_str().ok()?;
-    let raw = raw.split_once("?versionId=").map_or(raw, |(p, _)| p);
-    let decoded = percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .ok()?;
-    let (bucket, key) = decoded.trim_start_matches('/').split_once('/')?;
-    Some((bucket.to_owned(), key.to_owned()))
+/// The source of a copy, parsed from `x-amz-copy-source` by the parser
+/// s3s gives the operation (so the check and the copy read the same
+/// bucket, key and version). `None` when there is no header; an
+/// unparseable one never reaches the operation.
+fn copy_source(headers: &http::HeaderMap) -> Option<Result<CopySource, ()>> {
+    let raw = headers.get("x-amz-copy-source")?;
+    Some(
+        raw.to_str()
+            .map_err(|_| ())
+            .and_then(|v| CopySource::parse(v).map_err(|_| ())),
+    )
 }
+
+/// Headers that set an ACL on what the request creates.
+const ACL_HEADERS: &[&str] = &[
+    "x-amz-acl",
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+];
 
 #[async_trait::async_trait]
 impl S3Access for Access {
@@ -367,12 +426,20 @@ impl S3Access for Access {
                 S3Error::with_message(s3s::S3ErrorCode::InvalidAccessKeyId, e.to_string())
             })?),
         };
-        let mut context = context(cx);
-        if let Some(id) = &identity {
-            // For `${aws:username}` in policies; an access key acts as its user.
-            context.set("aws:username", id.user.clone());
-        }
-        let caller = Caller { identity, context };
+        // A browser POST whose signature the front verified reaches s3s
+        // without its signature fields: its signer rides in the extensions.
+        let identity = match (
+            identity,
+            cx.extensions_mut().get::<crate::post_form::PostSigner>(),
+        ) {
+            (Some(id), _) => Some(id),
+            (None, Some(signer)) => Some(signer.0.clone()),
+            (None, None) => None,
+        };
+        let query = Query::of(cx.uri());
+        let conn = Connection::of(cx.extensions_mut());
+        let context = request_context(cx.headers(), &query, conn);
+        let caller = Caller::new(identity, context);
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
         // Tell the front which operation this is, for metrics and the audit log.
@@ -384,11 +451,8 @@ impl S3Access for Access {
             }
         }
         let mut action = actions::action(op);
-        if cx
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("versionId=")))
-        {
+        // s3s acts on the decoded `versionId` (`?version%49d=` included).
+        if query.has("versionId") {
             action = actions::for_version(action);
         }
         let result = match cx.s3_path() {
@@ -396,12 +460,25 @@ impl S3Access for Access {
             S3Path::Root if caller.identity.is_some() && op == "ListBuckets" => Ok(()),
             S3Path::Root if caller.identity.as_ref().is_some_and(Identity::is_root) => Ok(()),
             S3Path::Root => Err(denied()),
-            // POST uploads name their key in the form: checked in `post_object` below.
-            S3Path::Bucket { .. } if op == "PostObject" => Ok(()),
+            // POST uploads name their key in the form: checked in `post_object` below,
+            // before any byte of the file is read. Only forms the front took
+            // apart get here (it keeps the file's bytes out of s3s's buffer).
+            S3Path::Bucket { .. } if op == "PostObject" => {
+                if cx
+                    .extensions_mut()
+                    .get::<crate::post_form::PostFile>()
+                    .is_some()
+                {
+                    Ok(())
+                } else {
+                    Err(denied())
+                }
+            }
             S3Path::Bucket { bucket } => {
                 let bucket = bucket.to_string();
-                // Signed DeleteObjects is checked key by key by the operation;
-                // an anonymous one needs the grant on the whole bucket.
+                // DeleteObjects is checked key by key (and version by
+                // version) by the operation; an anonymous one also needs the
+                // grant on the whole bucket.
                 if op == "DeleteObjects" && caller.identity.is_some() {
                     Ok(())
                 } else {
@@ -416,11 +493,48 @@ impl S3Access for Access {
         };
         result?;
         if matches!(op, "CopyObject" | "UploadPartCopy")
-            && let Some((bucket, key)) = copy_source(cx.headers())
+            && let Some(source) = copy_source(cx.headers())
         {
-            self.authz
-                .check(&caller, "s3:GetObject", &bucket, Some(&key))
-                .await?;
+            match source {
+                Ok(CopySource::Bucket {
+                    bucket,
+                    key,
+                    version_id,
+                }) => {
+                    let read = if version_id.is_some() {
+                        "s3:GetObjectVersion"
+                    } else {
+                        "s3:GetObject"
+                    };
+                    self.authz.check(&caller, read, &bucket, Some(&key)).await?;
+                }
+                // Access points and outposts are not served here.
+                Ok(_) => return Err(denied()),
+                // The operation refuses it before reading anything.
+                Err(()) => {}
+            }
+        }
+        // Setting an ACL on what the request creates is a permission of its own.
+        let sets_acl = ACL_HEADERS.iter().any(|h| cx.headers().contains_key(*h));
+        if sets_acl {
+            match (op, cx.s3_path()) {
+                (
+                    "PutObject" | "CopyObject" | "CreateMultipartUpload",
+                    S3Path::Object { bucket, key },
+                ) => {
+                    let (bucket, key) = (bucket.to_string(), key.to_string());
+                    self.authz
+                        .check(&caller, "s3:PutObjectAcl", &bucket, Some(&key))
+                        .await?;
+                }
+                ("CreateBucket", S3Path::Bucket { bucket }) => {
+                    let bucket = bucket.to_string();
+                    self.authz
+                        .check(&caller, "s3:PutBucketAcl", &bucket, None)
+                        .await?;
+                }
+                _ => {}
+            }
         }
         // Bypassing GOVERNANCE retention is a permission of its own.
         let bypass = cx
@@ -446,15 +560,23 @@ impl S3Access for Access {
         Ok(())
     }
 
+    /// Runs before the file's first byte is read (the front holds it back).
     async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
         let caller = req.extensions.get::<Caller>().cloned().ok_or_else(denied)?;
+        let (bucket, key) = (&req.input.bucket, &req.input.key);
         self.authz
-            .check(
-                &caller,
-                "s3:PutObject",
-                &req.input.bucket,
-                Some(&req.input.key),
-            )
-            .await
+            .check(&caller, "s3:PutObject", bucket, Some(key))
+            .await?;
+        if req.input.acl.is_some()
+            || req.input.grant_read.is_some()
+            || req.input.grant_full_control.is_some()
+            || req.input.grant_read_acp.is_some()
+            || req.input.grant_write_acp.is_some()
+        {
+            self.authz
+                .check(&caller, "s3:PutObjectAcl", bucket, Some(key))
+                .await?;
+        }
+        Ok(())
     }
 }

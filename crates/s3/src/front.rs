@@ -61,6 +61,12 @@ pub struct Front {
     audit_webhooks: Vec<std::sync::Arc<crate::audit_webhook::AuditWebhook>>,
     peer: Option<std::net::SocketAddr>,
     body_rate: Option<crate::slow_body::BodyRate>,
+    /// Whether connections are TLS (`aws:SecureTransport`).
+    secure: bool,
+    /// Verifies browser POST forms (see [`crate::post_form`]); without it
+    /// POST uploads are refused.
+    iam: Option<std::sync::Arc<almacen_iam::IamStore>>,
+    signature_rules: crate::signature_rules::SignatureRules,
 }
 
 /// The S3 error code of an error response, noted while decorating it.
@@ -82,6 +88,33 @@ impl Front {
             audit_webhooks: Vec::new(),
             peer: None,
             body_rate: None,
+            secure: false,
+            iam: None,
+            signature_rules: crate::signature_rules::SignatureRules::default(),
+        }
+    }
+
+    /// Marks every connection as TLS (the server's port speaks only HTTPS).
+    #[must_use]
+    pub fn with_secure_transport(self, secure: bool) -> Self {
+        Self { secure, ..self }
+    }
+
+    /// The identities browser POST forms are verified against.
+    #[must_use]
+    pub fn with_iam(self, iam: std::sync::Arc<almacen_iam::IamStore>) -> Self {
+        Self {
+            iam: Some(iam),
+            ..self
+        }
+    }
+
+    /// The region signatures must name and whether Signature V2 is accepted.
+    #[must_use]
+    pub fn with_signature_rules(self, rules: crate::signature_rules::SignatureRules) -> Self {
+        Self {
+            signature_rules: rules,
+            ..self
         }
     }
 
@@ -191,15 +224,9 @@ impl Front {
             .then(|| {
                 let bucket = self.cors.bucket_of(&req);
                 let object = object_of(&req, bucket.as_deref());
-                let version_id = req.uri().query().and_then(|q| {
-                    q.split('&')
-                        .find_map(|kv| kv.strip_prefix("versionId="))
-                        .map(|v| {
-                            percent_encoding::percent_decode_str(v)
-                                .decode_utf8_lossy()
-                                .into_owned()
-                        })
-                });
+                let version_id = crate::query::Query::of(req.uri())
+                    .get("versionId")
+                    .map(str::to_owned);
                 let user_agent = req
                     .headers()
                     .get(http::header::USER_AGENT)
@@ -284,7 +311,15 @@ impl Front {
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let mut resp = if metrics.authorized(auth) {
+        let context = crate::request_context(
+            req.headers(),
+            &crate::query::Query::of(req.uri()),
+            crate::Connection {
+                peer: self.peer,
+                secure: self.secure,
+            },
+        );
+        let mut resp = if metrics.authorized(auth, &context) {
             let mut r = Response::new(Body::from(metrics.render().await));
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -312,17 +347,27 @@ impl Front {
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }
-        sigv2_bucket_path(&mut req);
-        let req = substitute_post_filename(req).await;
-        let (mut req, bad_numbers) = crate::xml_numbers::check(req).await;
+        req.extensions_mut()
+            .insert(crate::SecureTransport(self.secure));
+        let query = crate::query::Query::of(req.uri());
+        sigv2_bucket_path(&mut req, &query);
+        let signature_error = self.signature_rules.violation(
+            req.headers(),
+            &query,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        );
+        let (req, form_error) = match signature_error {
+            Some(e) => (req, Some(e)),
+            None => self.take_apart_form(req).await,
+        };
+        let (mut req, bad_numbers) = match form_error {
+            Some(e) => (req, Some(e)),
+            None => crate::xml_numbers::check(req).await,
+        };
         let rid = request_id();
         let path = req.uri().path().to_owned();
         let is_head = req.method() == Method::HEAD;
-        let is_attributes = req.method() == Method::GET
-            && req.uri().query().is_some_and(|q| {
-                q.split('&')
-                    .any(|kv| kv == "attributes" || kv.starts_with("attributes="))
-            });
+        let is_attributes = req.method() == Method::GET && query.has("attributes");
         // A client that sent `Expect: 100-continue` and gets its final answer
         // without a `100 Continue` (empty body, or an early error) may
         // misread the next response on this connection (botocore does):
@@ -357,10 +402,7 @@ impl Front {
         } else {
             match self.health(&req).await {
                 Some(r) => r,
-                None => match presigned_expiry_error(&req)
-                    .or_else(|| crate::hygiene::sanitize(&mut req))
-                    .or(bad_numbers)
-                {
+                None => match bad_numbers.or_else(|| crate::hygiene::sanitize(&mut req)) {
                     Some(e) => e
                         .to_http_response()
                         .map_err(|e| HttpError::new(Box::new(e)))?,
@@ -399,7 +441,8 @@ impl Front {
             if is_head {
                 return Ok(resp);
             }
-            return Ok(decorate_error(resp, &path, &rid).await);
+            let region = self.signature_rules.region.as_deref();
+            return Ok(decorate_error(resp, &path, &rid, region).await);
         }
         Ok(resp)
     }
@@ -427,6 +470,37 @@ impl Front {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = status;
         Some(r)
+    }
+}
+
+impl Front {
+    /// A browser POST upload to a bucket, taken apart so that its file
+    /// streams (see [`crate::post_form`]); any other request unchanged.
+    /// On an error the request is returned with the error to answer.
+    async fn take_apart_form(&self, req: Request<Body>) -> (Request<Body>, Option<s3s::S3Error>) {
+        if !crate::post_form::is_form(&req) {
+            return (req, None);
+        }
+        let bucket = self.cors.bucket_of(&req);
+        let (Some(bucket), None, Some(iam)) = (
+            bucket.clone(),
+            object_of(&req, bucket.as_deref()),
+            self.iam.as_ref(),
+        ) else {
+            // Not a bucket (s3s refuses POST forms elsewhere before reading
+            // the file), or no identities to check: Access refuses it.
+            return (req, None);
+        };
+        let (method, uri) = (req.method().clone(), req.uri().clone());
+        match crate::post_form::take_apart(req, &bucket, iam, &self.signature_rules).await {
+            Ok(req) => (req, None),
+            Err(e) => {
+                let mut stub = Request::new(Body::empty());
+                *stub.method_mut() = method;
+                *stub.uri_mut() = uri;
+                (stub, Some(e))
+            }
+        }
     }
 }
 
@@ -478,7 +552,12 @@ fn default_message(code: &str) -> &'static str {
     }
 }
 
-async fn decorate_error(resp: Response<Body>, path: &str, rid: &str) -> Response<Body> {
+async fn decorate_error(
+    resp: Response<Body>,
+    path: &str,
+    rid: &str,
+    region: Option<&str>,
+) -> Response<Body> {
     let is_xml = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -525,6 +604,18 @@ async fn decorate_error(resp: Response<Body>, path: &str, rid: &str) -> Response
     if !text.contains("<Resource>") {
         extra.push_str(&format!("<Resource>{}</Resource>", xml_escape(path)));
     }
+    // A signature for the wrong region names the right one, in the body
+    // and in `x-amz-bucket-region`, as S3 does: SDKs re-sign with it.
+    let wrong_region = text.contains("<Code>AuthorizationHeaderMalformed</Code>")
+        || text.contains("<Code>AuthorizationQueryParametersError</Code>");
+    if let Some(region) = region.filter(|_| wrong_region) {
+        if !text.contains("<Region>") {
+            extra.push_str(&format!("<Region>{}</Region>", xml_escape(region)));
+        }
+        if let Ok(v) = HeaderValue::from_str(region) {
+            parts.headers.insert("x-amz-bucket-region", v);
+        }
+    }
     if !text.contains("<RequestId>") {
         extra.push_str(&format!("<RequestId>{rid}</RequestId>"));
     }
@@ -563,16 +654,13 @@ async fn unquote_attributes_etag(resp: Response<Body>) -> Response<Body> {
 /// Signature V2 signs a path-style bucket request over `/bucket/` (the
 /// CanonicalizedResource AWS documents), while clients send `/bucket`;
 /// s3s signs over the path as sent. Give s3s the documented form.
-fn sigv2_bucket_path(req: &mut Request<Body>) {
+fn sigv2_bucket_path(req: &mut Request<Body>, query: &crate::query::Query) {
     let v2_header = req
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("AWS "));
-    let v2_query = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("AWSAccessKeyId=")));
+    let v2_query = query.has("AWSAccessKeyId");
     if !(v2_header || v2_query) {
         return;
     }
@@ -592,125 +680,4 @@ fn sigv2_bucket_path(req: &mut Request<Body>) {
     if let Ok(uri) = http::Uri::from_parts(parts) {
         *req.uri_mut() = uri;
     }
-}
-
-/// Longest validity of a presigned URL: 7 days, as AWS.
-const MAX_PRESIGNED_EXPIRES: i64 = 604_800;
-
-/// A presigned URL whose `X-Amz-Expires` is negative or over 7 days is
-/// refused before anything else, with AccessDenied as AWS answers it (s3s
-/// would call a negative value malformed and accept any length).
-fn presigned_expiry_error(req: &Request<Body>) -> Option<s3s::S3Error> {
-    let q = req.uri().query()?;
-    let v = q
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("X-Amz-Expires="))?;
-    match v.parse::<i64>() {
-        Ok(n) if (0..=MAX_PRESIGNED_EXPIRES).contains(&n) => None,
-        Ok(n) if n < 0 => Some(s3s::S3Error::with_message(
-            s3s::S3ErrorCode::AccessDenied,
-            "X-Amz-Expires must be non-negative",
-        )),
-        _ => Some(s3s::S3Error::with_message(
-            s3s::S3ErrorCode::AccessDenied,
-            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
-        )),
-    }
-}
-
-/// How much of a POST form is read to find the file part's name: the form
-/// fields come before the file, and they are small.
-const MAX_FORM_HEAD: usize = 256 * 1024;
-
-/// Browser POST uploads may name the key `uploads/${filename}`: S3 puts the
-/// uploaded file's name there. s3s does not, so substitute it here in the
-/// form's head (the fields before the file's bytes), and pass the rest of
-/// the body through untouched.
-async fn substitute_post_filename(req: Request<Body>) -> Request<Body> {
-    use futures::StreamExt as _;
-    let is_form = req.method() == Method::POST
-        && req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    if !is_form {
-        return req;
-    }
-    let (mut parts, mut body) = req.into_parts();
-    let mut head = bytes::BytesMut::new();
-    let mut failed: Option<s3s::StdError> = None;
-    while head.len() < MAX_FORM_HEAD && !form_head_complete(&head) {
-        match body.next().await {
-            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
-            Some(Err(e)) => {
-                failed = Some(e);
-                break;
-            }
-            None => break,
-        }
-    }
-    let old_len = head.len();
-    let new_head = substitute_in_head(&head).unwrap_or_else(|| head.freeze());
-    if new_head.len() != old_len
-        && let Some(total) = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-        && let Ok(v) = HeaderValue::from_str(&(total - old_len + new_head.len()).to_string())
-    {
-        parts.headers.insert(http::header::CONTENT_LENGTH, v);
-    }
-    let first = futures::stream::iter([Ok::<_, s3s::StdError>(new_head)]);
-    let err = futures::stream::iter(failed.map(Err));
-    let rest = first.chain(err).chain(body);
-    let frames = rest.map(|r| r.map(http_body::Frame::data));
-    Request::from_parts(
-        parts,
-        Body::http_body_unsync(http_body_util::StreamBody::new(frames)),
-    )
-}
-
-/// Whether the head holds the whole header section of the `file` part.
-fn form_head_complete(head: &[u8]) -> bool {
-    file_part_headers_end(head).is_some()
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Where the headers of the `file` part (the upload itself, the last form
-/// field) end, just past their blank line.
-fn file_part_headers_end(head: &[u8]) -> Option<usize> {
-    let f = find(head, b"name=\"file\"")?;
-    Some(f + find(&head[f..], b"\r\n\r\n")? + 4)
-}
-
-/// The head with `${filename}` in the `key` field replaced by the file
-/// part's name (kept as the client sent it), or `None` when there is
-/// nothing to replace. Only the text before the file's bytes is touched.
-fn substitute_in_head(head: &[u8]) -> Option<Bytes> {
-    let fields_end = file_part_headers_end(head)?;
-    let text = std::str::from_utf8(&head[..fields_end]).ok()?;
-    let key_at = text.find("name=\"key\"")?;
-    let value_start = key_at + text[key_at..].find("\r\n\r\n")? + 4;
-    let value_end = value_start + text[value_start..].find("\r\n")?;
-    let value = &text[value_start..value_end];
-    if !value.contains("${filename}") {
-        return None;
-    }
-    let file_part = text.rfind("name=\"file\"")?;
-    let f = file_part + text[file_part..].find("filename=\"")? + 10;
-    let filename = &text[f..f + text[f..].find('"')?];
-    if filename.is_empty() || filename.contains('\0') {
-        return None;
-    }
-    let mut out = Vec::with_capacity(head.len() + filename.len());
-    out.extend_from_slice(&text.as_bytes()[..value_start]);
-    out.extend_from_slice(value.replace("${filename}", filename).as_bytes());
-    out.extend_from_slice(&text.as_bytes()[value_end..]);
-    out.extend_from_slice(&head[fields_end..]);
-    Some(Bytes::from(out))
 }

@@ -36,6 +36,9 @@ mod multipart_ops;
 mod notification_ops;
 mod object_lock_ops;
 mod object_ops;
+pub mod post_form;
+pub mod query;
+pub mod signature_rules;
 pub mod slow_body;
 mod tagging_ops;
 pub mod trace;
@@ -50,7 +53,9 @@ use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-pub use auth::{Access, Auth, Authz, Caller, PeerAddr};
+pub use auth::{
+    Access, Auth, Authz, Caller, Connection, PeerAddr, SecureTransport, request_context,
+};
 
 /// Settings of the S3 front.
 #[derive(Debug, Clone)]
@@ -162,8 +167,8 @@ pub fn build_service(
         .map(|u| u.trim_end_matches('/').to_owned());
     let mut b = S3ServiceBuilder::new(almacen);
     b.set_auth(Auth::new(iam.clone()));
-    b.set_access(Access::new(authz));
-    let mut route = admin::AdminRoute::new(iam, engine).with_tracer(config.tracer.clone());
+    b.set_access(Access::new(authz.clone()));
+    let mut route = admin::AdminRoute::new(iam, engine, authz).with_tracer(config.tracer.clone());
     if let Some(t) = &config.event_targets {
         route = route.with_event_targets(t.clone());
     }

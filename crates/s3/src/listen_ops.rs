@@ -4,13 +4,15 @@
 //! /?events=...` for every bucket) answers with a stream of JSON lines,
 //! one `{"Records":[...]}` per committed change, and a blank line every
 //! `ping` seconds (default 10) so that proxies keep the connection open.
-//! It needs `s3:ListenBucketNotification` (`s3:ListenNotification` for
-//! every bucket); the engine announces changes only after they commit.
+//! It needs `s3:ListenBucketNotification`, decided by [`crate::Authz`] as
+//! every S3 operation is (bucket policy and its Denies included, with the
+//! request's condition keys), or `s3:ListenNotification` from the
+//! caller's own policies for every bucket; the engine announces changes
+//! only after they commit.
 
 use std::time::Duration;
 
 use almacen_engine::{Engine, LiveEvent};
-use almacen_iam::{Context, Decision, Identity};
 use bytes::Bytes;
 use futures::Stream;
 use http::{HeaderValue, Method, StatusCode, Uri};
@@ -20,11 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 /// Whether a request is a ListenBucketNotification call.
 #[must_use]
 pub fn is_listen(method: &Method, uri: &Uri) -> bool {
-    method == Method::GET
-        && uri.query().is_some_and(|q| {
-            q.split('&')
-                .any(|kv| kv == "events" || kv.starts_with("events="))
-        })
+    method == Method::GET && crate::query::Query::of(uri).has("events")
 }
 
 /// What a listener asked for.
@@ -49,43 +47,49 @@ impl Filter {
     }
 }
 
-/// Answers a listen call for `identity`: 403 unless allowed, else the stream.
-pub fn respond(engine: &Engine, identity: &Identity, uri: &Uri) -> S3Response<Body> {
+/// Answers a listen call by `caller`: 403 unless allowed, else the stream.
+pub async fn respond(
+    engine: &Engine,
+    authz: &crate::Authz,
+    caller: &crate::Caller,
+    query: &crate::query::Query,
+    uri: &Uri,
+) -> S3Response<Body> {
     let bucket = uri
         .path()
         .trim_start_matches('/')
         .split('/')
         .next()
         .filter(|b| !b.is_empty())
-        .map(str::to_owned);
+        .map(|b| {
+            percent_encoding::percent_decode_str(b)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
     let mut filter = Filter {
         bucket: bucket.clone(),
         ..Filter::default()
     };
-    let mut ping = Duration::from_secs(10);
-    for kv in uri.query().unwrap_or("").split('&') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        let v = percent_encoding::percent_decode_str(v)
-            .decode_utf8_lossy()
-            .into_owned();
-        match k {
-            "events" if !v.is_empty() => filter.events.push(v),
-            "prefix" => filter.prefix = v,
-            "suffix" => filter.suffix = v,
-            "ping" => {
-                if let Ok(n) = v.parse::<u64>() {
-                    ping = Duration::from_secs(n.clamp(1, 600));
-                }
-            }
-            _ => {}
-        }
-    }
-    let (action, resource) = match &bucket {
-        Some(b) => ("s3:ListenBucketNotification", format!("arn:aws:s3:::{b}")),
-        None => ("s3:ListenNotification", "arn:aws:s3:::*".to_owned()),
+    filter.events = query
+        .all("events")
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    filter.prefix = query.get("prefix").unwrap_or_default().to_owned();
+    filter.suffix = query.get("suffix").unwrap_or_default().to_owned();
+    let ping = query
+        .get("ping")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::from_secs(10), |n| {
+            Duration::from_secs(n.clamp(1, 600))
+        });
+    let allowed = match &bucket {
+        Some(b) => authz
+            .check(caller, "s3:ListenBucketNotification", b, None)
+            .await
+            .is_ok(),
+        None => caller.identity_allows("s3:ListenNotification", "arn:aws:s3:::*"),
     };
-    let allowed = identity.is_root()
-        || identity.evaluate(action, &resource, &Context::new()) == Decision::Allow;
     if !allowed {
         return xml_error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied.");
     }

@@ -199,7 +199,7 @@ impl Metrics {
 
     /// Whether the `Authorization` header may scrape.
     #[must_use]
-    pub fn authorized(&self, authorization: Option<&str>) -> bool {
+    pub fn authorized(&self, authorization: Option<&str>, context: &Context) -> bool {
         if self.public {
             return true;
         }
@@ -211,18 +211,18 @@ impl Metrics {
         }) else {
             return false;
         };
-        self.may_scrape(&access_key)
+        self.may_scrape(&access_key, context)
     }
 
     /// Whether `access_key` may read the metrics (root, or an identity
-    /// policy allowing `admin:Prometheus`); the console asks the same.
+    /// policy allowing `admin:Prometheus` with the request's condition
+    /// keys `context`); the console asks the same.
     #[must_use]
-    pub fn may_scrape(&self, access_key: &str) -> bool {
+    pub fn may_scrape(&self, access_key: &str, context: &Context) -> bool {
         self.public
             || self.iam.identity(access_key).is_ok_and(|id| {
                 id.is_root()
-                    || id.evaluate("admin:Prometheus", "arn:aws:s3:::*", &Context::new())
-                        == Decision::Allow
+                    || id.evaluate("admin:Prometheus", "arn:aws:s3:::*", context) == Decision::Allow
             })
     }
 

@@ -400,8 +400,17 @@ impl Almacen {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let input = req.input;
+        let mut input = req.input;
         validate_key(&input.key).map_err(to_s3)?;
+        // A browser POST: s3s saw an empty file, the front holds the real one.
+        let post_file = req.extensions.get::<crate::post_form::PostFile>().cloned();
+        if let Some(f) = &post_file {
+            let stream = f.take().ok_or_else(|| {
+                s3_err(S3ErrorCode::InternalError, "the POST file was already read")
+            })?;
+            input.body = Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream)));
+            input.content_length = None;
+        }
         let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let sse_req = self.sse_request(
             input.server_side_encryption.as_ref(),
@@ -467,7 +476,8 @@ impl Almacen {
         }
         let limit = rule
             .and_then(|r| r.max_size)
-            .map_or(MAX_PUT_SIZE, |m| m.min(MAX_PUT_SIZE));
+            .map_or(MAX_PUT_SIZE, |m| m.min(MAX_PUT_SIZE))
+            .min(post_file.as_ref().and_then(|f| f.max).unwrap_or(u64::MAX));
         let sse = self.sse_for_write(&input.bucket, &input.key, &sse_req, &config)?;
         let staged = self
             .stage_upload(
@@ -480,6 +490,14 @@ impl Almacen {
                 sse.as_ref().map(|(k, _)| k),
             )
             .await?;
+        if let Some(f) = &post_file
+            && staged.size < f.min
+        {
+            return Err(s3_err(
+                S3ErrorCode::EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            ));
+        }
         let (retention, legal_hold) = crate::object_lock_ops::from_headers(
             input.object_lock_mode.as_ref(),
             input.object_lock_retain_until_date.as_ref(),
@@ -754,15 +772,21 @@ impl Almacen {
         let mut errors = Vec::new();
         let mut keys = Vec::new();
         for o in objects {
-            // Signed callers are checked key by key here (Access let the
-            // request through); a denied key is reported, the others proceed.
+            // Every key is checked here, with the version action when the
+            // entry names a version (Access checked only the bucket); a
+            // denied key is reported, the others proceed.
+            let action = if o.version_id.is_some() {
+                "s3:DeleteObjectVersion"
+            } else {
+                "s3:DeleteObject"
+            };
             let allowed = match &caller {
-                Some(c) if c.identity.is_some() => {
+                Some(c) => {
                     self.authz
-                        .check(c, "s3:DeleteObject", &input.bucket, Some(&o.key))
+                        .check(c, action, &input.bucket, Some(&o.key))
                         .await
                 }
-                _ => Ok(()),
+                None => Err(s3_err(S3ErrorCode::AccessDenied, "Access Denied")),
             };
             if let Err(e) = validate_key(&o.key).map_err(to_s3).and(allowed) {
                 errors.push(Error {

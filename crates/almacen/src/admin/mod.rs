@@ -265,11 +265,15 @@ enum AliasCommand {
 
 #[derive(Debug, clap::Subcommand)]
 enum UserCommand {
-    /// Create a user, or set a new secret for an existing one.
+    /// Create a user (again with the same secret: no change). An existing
+    /// user's secret changes only with `--update`.
     Add {
         alias: String,
         name: String,
         secret_key: String,
+        /// Set a new secret for an existing user.
+        #[arg(long)]
+        update: bool,
     },
     /// List users.
     List { alias: String },
@@ -568,12 +572,13 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 alias,
                 name,
                 secret_key,
+                update,
             } => {
                 let v = call(
                     &aliases::get(&alias)?,
                     "PUT",
                     &format!("/users/{}", seg(&name)?),
-                    body(&json!({"secret_key": secret_key})),
+                    body(&json!({"secret_key": secret_key, "update": update})),
                 )
                 .await?;
                 out.show(&v, |_| format!("Added user {name}"));
