@@ -781,6 +781,12 @@ impl S3Route for AdminRoute {
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         if req.credentials.is_some() {
+            if let Some(v) = req
+                .extensions
+                .get::<crate::auth_throttle::SignatureVerified>()
+            {
+                v.set();
+            }
             Ok(())
         } else {
             Err(s3_error!(AccessDenied, "This call needs a signed request"))

@@ -420,6 +420,13 @@ const ACL_HEADERS: &[&str] = &[
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_some()
+            && let Some(v) = cx
+                .extensions_mut()
+                .get::<crate::auth_throttle::SignatureVerified>()
+        {
+            v.set();
+        }
         let identity = match cx.credentials() {
             None => None,
             Some(c) => Some(self.authz.iam.identity(&c.access_key).map_err(|e| {

@@ -67,6 +67,7 @@ pub struct Front {
     /// POST uploads are refused.
     iam: Option<std::sync::Arc<almacen_iam::IamStore>>,
     signature_rules: crate::signature_rules::SignatureRules,
+    throttle: crate::auth_throttle::AuthThrottle,
 }
 
 /// The S3 error code of an error response, noted while decorating it.
@@ -91,6 +92,7 @@ impl Front {
             secure: false,
             iam: None,
             signature_rules: crate::signature_rules::SignatureRules::default(),
+            throttle: crate::auth_throttle::AuthThrottle::default(),
         }
     }
 
@@ -342,8 +344,43 @@ impl Front {
         resp
     }
 
-    /// Serves one request (everything but metrics).
+    /// Serves one request (everything but metrics), slowed down first when
+    /// its client has been failing signatures for its access key (see
+    /// [`crate::auth_throttle`]).
     async fn serve(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
+        let claimed = self.peer.and_then(|p| {
+            crate::auth_throttle::claimed_access_key(
+                req.headers(),
+                &crate::query::Query::of(req.uri()),
+            )
+            .map(|ak| (p.ip().to_canonical(), ak))
+        });
+        let Some((ip, ak)) = claimed else {
+            return self.serve_request(req).await;
+        };
+        self.throttle.wait(ip, &ak).await;
+        let verified = crate::auth_throttle::SignatureVerified::default();
+        req.extensions_mut().insert(verified.clone());
+        let resp = self.serve_request(req).await?;
+        // A wrong signature or unknown key: 403 before authorization ran
+        // (expired links and the like name another code and do not count;
+        // HEAD answers name none).
+        let failed_signature = resp.status() == StatusCode::FORBIDDEN
+            && !verified.get()
+            && resp
+                .extensions()
+                .get::<ErrorCode>()
+                .is_none_or(|c| crate::auth_throttle::is_auth_failure(&c.0));
+        if failed_signature {
+            self.throttle.record(ip, &ak, true);
+        } else if verified.get() && resp.status() != StatusCode::FORBIDDEN {
+            self.throttle.record(ip, &ak, false);
+        }
+        Ok(resp)
+    }
+
+    /// Serves one request (everything but metrics).
+    async fn serve_request(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }

@@ -17,6 +17,7 @@ pub mod admin;
 pub mod audit;
 pub mod audit_webhook;
 mod auth;
+pub mod auth_throttle;
 mod bucket_ops;
 mod conditions;
 mod convert;
