@@ -82,3 +82,34 @@ def test_sigv2_off(server_factory):
     assert (r.status, r.code) == (403, "AccessDenied"), f"V2 header auth: expected 403 AccessDenied, got {r.status} {r.code}"
     r = v2_presigned_get(srv, "/sigv2-off/k", int(time.time()) + 300)
     assert (r.status, r.code) == (403, "AccessDenied"), f"V2 presigned: expected 403 AccessDenied, got {r.status} {r.code}"
+
+
+def test_sigv2_is_verified_in_almacen_as_s3s_verifies_it(server_factory):
+    """issue 19 item 14: V2 signatures are checked by almacen in constant
+    time before s3s (whose `==` leaks how much of a guess was right) sees
+    them; what s3s accepted must still be accepted: path and virtual-host
+    style, x-amz-* headers, subresources; a wrong signature and an unknown
+    key are refused as before."""
+    srv = server_factory(extra_env={"MINIO_DOMAIN": "s3.test"})
+    s3 = srv.client()
+    s3.create_bucket(Bucket="vhost")
+    s3.put_object(Bucket="vhost", Key="k", Body=b"vh data")
+    host = urlsplit(srv.endpoint).netloc
+    h, _, p = host.rpartition(":")
+    date = formatdate(usegmt=True)
+
+    def send(path, sts, host_header, ak=srv.access_key, secret=srv.secret_key, extra=None):
+        headers = {"Date": date, "Authorization": f"AWS {ak}:{v2_signature(secret, sts)}", **(extra or {})}
+        return rawhttp.send(h, int(p), rawhttp.build("GET", path, host_header, headers, b""))
+
+    # Virtual-host style: the bucket comes from the Host.
+    r = send("/k", f"GET\n\n\n{date}\n/vhost/k", f"vhost.s3.test:{p}")
+    assert (r.status, r.body) == (200, b"vh data"), (r.status, r.body[:200])
+    # A subresource and an x-amz header are part of what is signed.
+    r = send("/vhost/k?tagging", f"GET\n\n\n{date}\nx-amz-meta-note:a\n/vhost/k?tagging", host, extra={"x-amz-meta-note": "a"})
+    assert r.status == 200, r.body[:200]
+    # Wrong secret, and a key nobody has.
+    r = send("/vhost/k", f"GET\n\n\n{date}\n/vhost/k", host, secret="wrong-secret-123")
+    assert (r.status, r.code) == (403, "SignatureDoesNotMatch")
+    r = send("/vhost/k", f"GET\n\n\n{date}\n/vhost/k", host, ak="NOSUCHKEY")
+    assert (r.status, r.code) == (403, "InvalidAccessKeyId")

@@ -76,6 +76,17 @@ impl Cors {
         }
     }
 
+    /// The bucket a virtual-host-style request names in its Host (as s3s
+    /// reads it: lower-case), or `None` for path style.
+    #[must_use]
+    pub fn virtual_host_bucket<B>(&self, req: &Request<B>) -> Option<String> {
+        let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+        self.domains
+            .as_ref()?
+            .bucket_of_host(host)
+            .map(str::to_ascii_lowercase)
+    }
+
     /// The bucket a request addresses, by virtual host or first path segment.
     #[must_use]
     pub fn bucket_of<B>(&self, req: &Request<B>) -> Option<String> {

@@ -387,12 +387,27 @@ impl Front {
         req.extensions_mut()
             .insert(crate::SecureTransport(self.secure));
         let query = crate::query::Query::of(req.uri());
-        sigv2_bucket_path(&mut req, &query);
-        let signature_error = self.signature_rules.violation(
-            req.headers(),
-            &query,
-            time::OffsetDateTime::now_utc().unix_timestamp(),
-        );
+        if self.cors.virtual_host_bucket(&req).is_none() {
+            sigv2_bucket_path(&mut req, &query);
+        }
+        let signature_error = self
+            .signature_rules
+            .violation(
+                req.headers(),
+                &query,
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+            )
+            .or_else(|| {
+                let iam = self.iam.as_ref()?;
+                crate::sigv2::violation(
+                    req.method(),
+                    req.uri().path(),
+                    req.headers(),
+                    &query,
+                    self.cors.virtual_host_bucket(&req).as_deref(),
+                    |ak| iam.identity(ak).ok().map(|id| id.secret().to_owned()),
+                )
+            });
         let (req, form_error) = match signature_error {
             Some(e) => (req, Some(e)),
             None => self.take_apart_form(req).await,
@@ -690,7 +705,8 @@ async fn unquote_attributes_etag(resp: Response<Body>) -> Response<Body> {
 
 /// Signature V2 signs a path-style bucket request over `/bucket/` (the
 /// CanonicalizedResource AWS documents), while clients send `/bucket`;
-/// s3s signs over the path as sent. Give s3s the documented form.
+/// s3s signs over the path as sent. Give s3s the documented form (only
+/// for path style: a virtual-host request's path is the key).
 fn sigv2_bucket_path(req: &mut Request<Body>, query: &crate::query::Query) {
     let v2_header = req
         .headers()

@@ -40,6 +40,7 @@ mod object_ops;
 pub mod post_form;
 pub mod query;
 pub mod signature_rules;
+mod sigv2;
 pub mod slow_body;
 mod tagging_ops;
 pub mod trace;
