@@ -37,12 +37,14 @@ fn world() -> &'static World {
         let front = rt.block_on(async {
             let engine = almacen_engine::Engine::open(&dir, "us-east-1").expect("engine");
             engine.ready().await.expect("ready");
-            let iam = almacen_iam::IamStore::open(engine.meta(), ACCESS, SECRET, None)
-                .await
-                .expect("iam");
+            let iam = std::sync::Arc::new(
+                almacen_iam::IamStore::open(engine.meta(), ACCESS, SECRET, None)
+                    .await
+                    .expect("iam"),
+            );
             let s3 = almacen_s3::build_service(
                 engine.clone(),
-                std::sync::Arc::new(iam),
+                iam.clone(),
                 &almacen_s3::FrontConfig {
                     access_key: ACCESS.to_owned(),
                     domains: vec!["s3.fuzz.test".to_owned()],
@@ -56,7 +58,9 @@ fn world() -> &'static World {
             )
             .expect("service");
             let cors = almacen_s3::cors::Cors::new(&[], &["*".to_owned()]);
-            let front = Front::new(s3, engine, cors);
+            // With the identities, so browser POST forms are taken apart
+            // (crates/s3/src/post_form.rs) as the server does.
+            let front = Front::new(s3, engine, cors).with_iam(iam);
             // A bucket with an object, so object operations reach the engine.
             for (method, uri, body) in [
                 ("PUT", "/fuzz", &b""[..]),

@@ -181,336 +181,76 @@ pub fn build_service(
     Ok(b.build())
 }
 
-#[async_trait::async_trait]
-impl S3 for Almacen {
-    async fn list_buckets(
-        &self,
-        req: S3Request<ListBucketsInput>,
-    ) -> S3Result<S3Response<ListBucketsOutput>> {
-        self.op_list_buckets(req).await
-    }
-    async fn create_bucket(
-        &self,
-        req: S3Request<CreateBucketInput>,
-    ) -> S3Result<S3Response<CreateBucketOutput>> {
-        self.op_create_bucket(req).await
-    }
-    async fn head_bucket(
-        &self,
-        req: S3Request<HeadBucketInput>,
-    ) -> S3Result<S3Response<HeadBucketOutput>> {
-        self.op_head_bucket(req).await
-    }
-    async fn delete_bucket(
-        &self,
-        req: S3Request<DeleteBucketInput>,
-    ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.op_delete_bucket(req).await
-    }
-    async fn get_bucket_location(
-        &self,
-        req: S3Request<GetBucketLocationInput>,
-    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        self.op_get_bucket_location(req).await
-    }
-    async fn put_object(
-        &self,
-        req: S3Request<PutObjectInput>,
-    ) -> S3Result<S3Response<PutObjectOutput>> {
-        self.op_put_object(req).await
-    }
-    async fn get_object(
-        &self,
-        req: S3Request<GetObjectInput>,
-    ) -> S3Result<S3Response<GetObjectOutput>> {
-        self.op_get_object(req).await
-    }
-    async fn head_object(
-        &self,
-        req: S3Request<HeadObjectInput>,
-    ) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.op_head_object(req).await
-    }
-    async fn delete_object(
-        &self,
-        req: S3Request<DeleteObjectInput>,
-    ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        self.op_delete_object(req).await
-    }
-    async fn delete_objects(
-        &self,
-        req: S3Request<DeleteObjectsInput>,
-    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        self.op_delete_objects(req).await
-    }
-    async fn copy_object(
-        &self,
-        req: S3Request<CopyObjectInput>,
-    ) -> S3Result<S3Response<CopyObjectOutput>> {
-        self.op_copy_object(req).await
-    }
-    async fn list_objects(
-        &self,
-        req: S3Request<ListObjectsInput>,
-    ) -> S3Result<S3Response<ListObjectsOutput>> {
-        self.op_list_objects(req).await
-    }
-    async fn list_objects_v2(
-        &self,
-        req: S3Request<ListObjectsV2Input>,
-    ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.op_list_objects_v2(req).await
-    }
-    async fn create_multipart_upload(
-        &self,
-        req: S3Request<CreateMultipartUploadInput>,
-    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.op_create_multipart_upload(req).await
-    }
-    async fn upload_part(
-        &self,
-        req: S3Request<UploadPartInput>,
-    ) -> S3Result<S3Response<UploadPartOutput>> {
-        self.op_upload_part(req).await
-    }
-    async fn upload_part_copy(
-        &self,
-        req: S3Request<UploadPartCopyInput>,
-    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        self.op_upload_part_copy(req).await
-    }
-    async fn complete_multipart_upload(
-        &self,
-        req: S3Request<CompleteMultipartUploadInput>,
-    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        self.op_complete_multipart_upload(req).await
-    }
-    async fn abort_multipart_upload(
-        &self,
-        req: S3Request<AbortMultipartUploadInput>,
-    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        self.op_abort_multipart_upload(req).await
-    }
-    async fn list_parts(
-        &self,
-        req: S3Request<ListPartsInput>,
-    ) -> S3Result<S3Response<ListPartsOutput>> {
-        self.op_list_parts(req).await
-    }
-    async fn list_multipart_uploads(
-        &self,
-        req: S3Request<ListMultipartUploadsInput>,
-    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-        self.op_list_multipart_uploads(req).await
-    }
-    async fn get_object_attributes(
-        &self,
-        req: S3Request<GetObjectAttributesInput>,
-    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
-        self.op_get_object_attributes(req).await
-    }
-    async fn get_object_acl(
-        &self,
-        req: S3Request<GetObjectAclInput>,
-    ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        self.op_get_object_acl(req).await
-    }
-    async fn get_bucket_acl(
-        &self,
-        req: S3Request<GetBucketAclInput>,
-    ) -> S3Result<S3Response<GetBucketAclOutput>> {
-        self.op_get_bucket_acl(req).await
-    }
-    async fn list_object_versions(
-        &self,
-        req: S3Request<ListObjectVersionsInput>,
-    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        self.op_list_object_versions(req).await
-    }
-    async fn put_object_acl(
-        &self,
-        req: S3Request<PutObjectAclInput>,
-    ) -> S3Result<S3Response<PutObjectAclOutput>> {
-        self.op_put_object_acl(req).await
-    }
-    async fn put_bucket_acl(
-        &self,
-        req: S3Request<PutBucketAclInput>,
-    ) -> S3Result<S3Response<PutBucketAclOutput>> {
-        self.op_put_bucket_acl(req).await
-    }
-    async fn put_bucket_policy(
-        &self,
-        req: S3Request<PutBucketPolicyInput>,
-    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
-        self.op_put_bucket_policy(req).await
-    }
-    async fn get_bucket_policy(
-        &self,
-        req: S3Request<GetBucketPolicyInput>,
-    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-        self.op_get_bucket_policy(req).await
-    }
-    async fn delete_bucket_policy(
-        &self,
-        req: S3Request<DeleteBucketPolicyInput>,
-    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-        self.op_delete_bucket_policy(req).await
-    }
-    async fn put_bucket_cors(
-        &self,
-        req: S3Request<PutBucketCorsInput>,
-    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
-        self.op_put_bucket_cors(req).await
-    }
-    async fn get_bucket_cors(
-        &self,
-        req: S3Request<GetBucketCorsInput>,
-    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
-        self.op_get_bucket_cors(req).await
-    }
-    async fn delete_bucket_cors(
-        &self,
-        req: S3Request<DeleteBucketCorsInput>,
-    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-        self.op_delete_bucket_cors(req).await
-    }
-    async fn put_object_tagging(
-        &self,
-        req: S3Request<PutObjectTaggingInput>,
-    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-        self.op_put_object_tagging(req).await
-    }
-    async fn get_object_tagging(
-        &self,
-        req: S3Request<GetObjectTaggingInput>,
-    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-        self.op_get_object_tagging(req).await
-    }
-    async fn delete_object_tagging(
-        &self,
-        req: S3Request<DeleteObjectTaggingInput>,
-    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-        self.op_delete_object_tagging(req).await
-    }
-    async fn put_bucket_tagging(
-        &self,
-        req: S3Request<PutBucketTaggingInput>,
-    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
-        self.op_put_bucket_tagging(req).await
-    }
-    async fn get_bucket_tagging(
-        &self,
-        req: S3Request<GetBucketTaggingInput>,
-    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-        self.op_get_bucket_tagging(req).await
-    }
-    async fn delete_bucket_tagging(
-        &self,
-        req: S3Request<DeleteBucketTaggingInput>,
-    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-        self.op_delete_bucket_tagging(req).await
-    }
-    async fn put_bucket_lifecycle_configuration(
-        &self,
-        req: S3Request<PutBucketLifecycleConfigurationInput>,
-    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
-        self.op_put_bucket_lifecycle_configuration(req).await
-    }
-    async fn get_bucket_lifecycle_configuration(
-        &self,
-        req: S3Request<GetBucketLifecycleConfigurationInput>,
-    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-        self.op_get_bucket_lifecycle_configuration(req).await
-    }
-    async fn delete_bucket_lifecycle(
-        &self,
-        req: S3Request<DeleteBucketLifecycleInput>,
-    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
-        self.op_delete_bucket_lifecycle(req).await
-    }
-    async fn put_bucket_versioning(
-        &self,
-        req: S3Request<PutBucketVersioningInput>,
-    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-        self.op_put_bucket_versioning(req).await
-    }
-    async fn get_bucket_versioning(
-        &self,
-        req: S3Request<GetBucketVersioningInput>,
-    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        self.op_get_bucket_versioning(req).await
-    }
-    async fn put_object_lock_configuration(
-        &self,
-        req: S3Request<PutObjectLockConfigurationInput>,
-    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-        self.op_put_object_lock_configuration(req).await
-    }
-    async fn get_object_lock_configuration(
-        &self,
-        req: S3Request<GetObjectLockConfigurationInput>,
-    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-        self.op_get_object_lock_configuration(req).await
-    }
-    async fn put_object_retention(
-        &self,
-        req: S3Request<PutObjectRetentionInput>,
-    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
-        self.op_put_object_retention(req).await
-    }
-    async fn get_object_retention(
-        &self,
-        req: S3Request<GetObjectRetentionInput>,
-    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
-        self.op_get_object_retention(req).await
-    }
-    async fn put_object_legal_hold(
-        &self,
-        req: S3Request<PutObjectLegalHoldInput>,
-    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
-        self.op_put_object_legal_hold(req).await
-    }
-    async fn get_object_legal_hold(
-        &self,
-        req: S3Request<GetObjectLegalHoldInput>,
-    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
-        self.op_get_object_legal_hold(req).await
-    }
-    async fn put_bucket_notification_configuration(
-        &self,
-        req: S3Request<PutBucketNotificationConfigurationInput>,
-    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
-        self.op_put_bucket_notification_configuration(req).await
-    }
-    async fn get_bucket_notification_configuration(
-        &self,
-        req: S3Request<GetBucketNotificationConfigurationInput>,
-    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
-        self.op_get_bucket_notification_configuration(req).await
-    }
-    async fn put_bucket_encryption(
-        &self,
-        req: S3Request<PutBucketEncryptionInput>,
-    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
-        self.op_put_bucket_encryption(req).await
-    }
-    async fn get_bucket_encryption(
-        &self,
-        req: S3Request<GetBucketEncryptionInput>,
-    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-        self.op_get_bucket_encryption(req).await
-    }
-    async fn delete_bucket_encryption(
-        &self,
-        req: S3Request<DeleteBucketEncryptionInput>,
-    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
-        self.op_delete_bucket_encryption(req).await
-    }
-    async fn get_bucket_policy_status(
-        &self,
-        req: S3Request<GetBucketPolicyStatusInput>,
-    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
-        self.op_get_bucket_policy_status(req).await
-    }
+/// The S3 trait over the operation modules: each line is an s3s operation
+/// (its input and output types) and the `op_*` method that serves it, in
+/// the `*_ops.rs` module of its family.
+macro_rules! operations {
+    ($($name:ident($input:ident) -> $output:ident => $op:ident;)*) => {
+        #[async_trait::async_trait]
+        impl S3 for Almacen {
+            $(
+                async fn $name(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
+                    self.$op(req).await
+                }
+            )*
+        }
+    };
+}
+
+operations! {
+    list_buckets(ListBucketsInput) -> ListBucketsOutput => op_list_buckets;
+    create_bucket(CreateBucketInput) -> CreateBucketOutput => op_create_bucket;
+    head_bucket(HeadBucketInput) -> HeadBucketOutput => op_head_bucket;
+    delete_bucket(DeleteBucketInput) -> DeleteBucketOutput => op_delete_bucket;
+    get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput => op_get_bucket_location;
+    put_object(PutObjectInput) -> PutObjectOutput => op_put_object;
+    get_object(GetObjectInput) -> GetObjectOutput => op_get_object;
+    head_object(HeadObjectInput) -> HeadObjectOutput => op_head_object;
+    delete_object(DeleteObjectInput) -> DeleteObjectOutput => op_delete_object;
+    delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput => op_delete_objects;
+    copy_object(CopyObjectInput) -> CopyObjectOutput => op_copy_object;
+    list_objects(ListObjectsInput) -> ListObjectsOutput => op_list_objects;
+    list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output => op_list_objects_v2;
+    create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput => op_create_multipart_upload;
+    upload_part(UploadPartInput) -> UploadPartOutput => op_upload_part;
+    upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput => op_upload_part_copy;
+    complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput => op_complete_multipart_upload;
+    abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput => op_abort_multipart_upload;
+    list_parts(ListPartsInput) -> ListPartsOutput => op_list_parts;
+    list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput => op_list_multipart_uploads;
+    get_object_attributes(GetObjectAttributesInput) -> GetObjectAttributesOutput => op_get_object_attributes;
+    get_object_acl(GetObjectAclInput) -> GetObjectAclOutput => op_get_object_acl;
+    get_bucket_acl(GetBucketAclInput) -> GetBucketAclOutput => op_get_bucket_acl;
+    list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput => op_list_object_versions;
+    put_object_acl(PutObjectAclInput) -> PutObjectAclOutput => op_put_object_acl;
+    put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput => op_put_bucket_acl;
+    put_bucket_policy(PutBucketPolicyInput) -> PutBucketPolicyOutput => op_put_bucket_policy;
+    get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput => op_get_bucket_policy;
+    delete_bucket_policy(DeleteBucketPolicyInput) -> DeleteBucketPolicyOutput => op_delete_bucket_policy;
+    put_bucket_cors(PutBucketCorsInput) -> PutBucketCorsOutput => op_put_bucket_cors;
+    get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput => op_get_bucket_cors;
+    delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput => op_delete_bucket_cors;
+    put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput => op_put_object_tagging;
+    get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput => op_get_object_tagging;
+    delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput => op_delete_object_tagging;
+    put_bucket_tagging(PutBucketTaggingInput) -> PutBucketTaggingOutput => op_put_bucket_tagging;
+    get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput => op_get_bucket_tagging;
+    delete_bucket_tagging(DeleteBucketTaggingInput) -> DeleteBucketTaggingOutput => op_delete_bucket_tagging;
+    put_bucket_lifecycle_configuration(PutBucketLifecycleConfigurationInput) -> PutBucketLifecycleConfigurationOutput => op_put_bucket_lifecycle_configuration;
+    get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput => op_get_bucket_lifecycle_configuration;
+    delete_bucket_lifecycle(DeleteBucketLifecycleInput) -> DeleteBucketLifecycleOutput => op_delete_bucket_lifecycle;
+    put_bucket_versioning(PutBucketVersioningInput) -> PutBucketVersioningOutput => op_put_bucket_versioning;
+    get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput => op_get_bucket_versioning;
+    put_object_lock_configuration(PutObjectLockConfigurationInput) -> PutObjectLockConfigurationOutput => op_put_object_lock_configuration;
+    get_object_lock_configuration(GetObjectLockConfigurationInput) -> GetObjectLockConfigurationOutput => op_get_object_lock_configuration;
+    put_object_retention(PutObjectRetentionInput) -> PutObjectRetentionOutput => op_put_object_retention;
+    get_object_retention(GetObjectRetentionInput) -> GetObjectRetentionOutput => op_get_object_retention;
+    put_object_legal_hold(PutObjectLegalHoldInput) -> PutObjectLegalHoldOutput => op_put_object_legal_hold;
+    get_object_legal_hold(GetObjectLegalHoldInput) -> GetObjectLegalHoldOutput => op_get_object_legal_hold;
+    put_bucket_notification_configuration(PutBucketNotificationConfigurationInput) -> PutBucketNotificationConfigurationOutput => op_put_bucket_notification_configuration;
+    get_bucket_notification_configuration(GetBucketNotificationConfigurationInput) -> GetBucketNotificationConfigurationOutput => op_get_bucket_notification_configuration;
+    put_bucket_encryption(PutBucketEncryptionInput) -> PutBucketEncryptionOutput => op_put_bucket_encryption;
+    get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput => op_get_bucket_encryption;
+    delete_bucket_encryption(DeleteBucketEncryptionInput) -> DeleteBucketEncryptionOutput => op_delete_bucket_encryption;
+    get_bucket_policy_status(GetBucketPolicyStatusInput) -> GetBucketPolicyStatusOutput => op_get_bucket_policy_status;
 }
