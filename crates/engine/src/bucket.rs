@@ -204,8 +204,7 @@ impl Engine {
         name: &str,
         acl: crate::CannedAcl,
     ) -> Result<(), EngineError> {
-        self.update_bucket_config(name, |c| c.acl = Some(acl.clone()))
-            .await
+        self.update_bucket_config(name, |c| c.acl = Some(acl)).await
     }
 
     /// Sets or removes the bucket's CORS rules (validated by the caller).

@@ -258,10 +258,11 @@ impl Engine {
             }
             Err(e) => {
                 let refused = !e.is_uncertain();
-                if refused && let Some(id) = blob {
-                    if let Err(re) = self.blobs.remove(id).await {
-                        tracing::warn!(blob = %id, error = %re, "cannot remove an uncommitted blob");
-                    }
+                if refused
+                    && let Some(id) = blob
+                    && let Err(re) = self.blobs.remove(id).await
+                {
+                    tracing::warn!(blob = %id, error = %re, "cannot remove an uncommitted blob");
                 }
                 if e.is_uncertain() {
                     tracing::error!(error = %e, "metadata commit failed");

@@ -431,10 +431,10 @@ impl Engine {
                     ));
                 }
             }
-            if !page.truncated {
-                if let Some((key, vid)) = lone_marker.take() {
-                    ops.push(delete_version_op(bucket, &key, &vid));
-                }
+            if !page.truncated
+                && let Some((key, vid)) = lone_marker.take()
+            {
+                ops.push(delete_version_op(bucket, &key, &vid));
             }
             done += ops
                 .iter()

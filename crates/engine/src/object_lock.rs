@@ -105,7 +105,7 @@ impl Engine {
                     .into(),
             ));
         }
-        self.update_bucket_config(bucket, |c| c.object_lock = Some(config.clone()))
+        self.update_bucket_config(bucket, |c| c.object_lock = Some(config))
             .await
     }
 

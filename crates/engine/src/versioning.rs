@@ -78,7 +78,7 @@ impl Engine {
                 "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
             ));
         }
-        self.update_bucket_config(bucket, |c| c.versioning = Some(status.clone()))
+        self.update_bucket_config(bucket, |c| c.versioning = Some(status))
             .await
     }
 

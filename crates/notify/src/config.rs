@@ -518,6 +518,58 @@ fn postgres(v: &Vars<'_>) -> Result<TargetSpec, ConfigError> {
     }))
 }
 
+/// The kinds of target, as `almacen admin event target add` names them
+/// (and as they appear in MinIO's variable names).
+pub const TARGET_KINDS: [&str; 4] = ["webhook", "redis", "nats", "postgres"];
+
+/// Settings whose values are secrets: sealed when stored, never shown.
+pub const SECRET_SETTINGS: [&str; 4] = ["AUTH_TOKEN", "PASSWORD", "TOKEN", "CONNECTION_STRING"];
+
+/// One target from its settings, named as MinIO's variables without the
+/// `MINIO_NOTIFY_<KIND>_` prefix and `_<ID>` suffix (`ENDPOINT`,
+/// `ADDRESS`, `KEY`, ...): the same parsing and checks as the environment.
+///
+/// # Errors
+/// An unknown kind, a bad id, or a missing or unusable setting.
+pub fn target_from_settings(
+    kind: &str,
+    id: &str,
+    settings: &std::collections::BTreeMap<String, String>,
+    region: &str,
+) -> Result<Target, ConfigError> {
+    let kind = match kind.to_ascii_lowercase().as_str() {
+        "postgresql" => "postgres".to_owned(),
+        k => k.to_owned(),
+    };
+    let bad = |msg: String| ConfigError::Invalid {
+        var: "target".into(),
+        reason: msg,
+    };
+    if !TARGET_KINDS.contains(&kind.as_str()) {
+        return Err(bad(format!(
+            "unknown target type {kind:?} (webhook, redis, nats or postgres)"
+        )));
+    }
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(bad(format!(
+            "invalid target id {id:?}: letters, digits and '-' only"
+        )));
+    }
+    let upper = kind.to_ascii_uppercase();
+    let mut vars: Vec<(String, String)> =
+        vec![(format!("MINIO_NOTIFY_{upper}_ENABLE_{id}"), "on".into())];
+    for (k, v) in settings {
+        let k = k.to_ascii_uppercase();
+        if k != "ENABLE" {
+            vars.push((format!("MINIO_NOTIFY_{upper}_{k}_{id}"), v.clone()));
+        }
+    }
+    targets_from_env(vars, region)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad("the settings name no target".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,56 +705,4 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, ConfigError::Invalid { .. }));
     }
-}
-
-/// The kinds of target, as `almacen admin event target add` names them
-/// (and as they appear in MinIO's variable names).
-pub const TARGET_KINDS: [&str; 4] = ["webhook", "redis", "nats", "postgres"];
-
-/// Settings whose values are secrets: sealed when stored, never shown.
-pub const SECRET_SETTINGS: [&str; 4] = ["AUTH_TOKEN", "PASSWORD", "TOKEN", "CONNECTION_STRING"];
-
-/// One target from its settings, named as MinIO's variables without the
-/// `MINIO_NOTIFY_<KIND>_` prefix and `_<ID>` suffix (`ENDPOINT`,
-/// `ADDRESS`, `KEY`, ...): the same parsing and checks as the environment.
-///
-/// # Errors
-/// An unknown kind, a bad id, or a missing or unusable setting.
-pub fn target_from_settings(
-    kind: &str,
-    id: &str,
-    settings: &std::collections::BTreeMap<String, String>,
-    region: &str,
-) -> Result<Target, ConfigError> {
-    let kind = match kind.to_ascii_lowercase().as_str() {
-        "postgresql" => "postgres".to_owned(),
-        k => k.to_owned(),
-    };
-    let bad = |msg: String| ConfigError::Invalid {
-        var: "target".into(),
-        reason: msg,
-    };
-    if !TARGET_KINDS.contains(&kind.as_str()) {
-        return Err(bad(format!(
-            "unknown target type {kind:?} (webhook, redis, nats or postgres)"
-        )));
-    }
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(bad(format!(
-            "invalid target id {id:?}: letters, digits and '-' only"
-        )));
-    }
-    let upper = kind.to_ascii_uppercase();
-    let mut vars: Vec<(String, String)> =
-        vec![(format!("MINIO_NOTIFY_{upper}_ENABLE_{id}"), "on".into())];
-    for (k, v) in settings {
-        let k = k.to_ascii_uppercase();
-        if k != "ENABLE" {
-            vars.push((format!("MINIO_NOTIFY_{upper}_{k}_{id}"), v.clone()));
-        }
-    }
-    targets_from_env(vars, region)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| bad("the settings name no target".into()))
 }

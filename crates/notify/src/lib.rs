@@ -222,7 +222,7 @@ pub struct Dispatcher {
 #[derive(Debug)]
 pub enum TargetChange {
     /// Start delivering to this target (replacing one with the same id and kind).
-    Add(Target),
+    Add(Box<Target>),
     /// Stop delivering to the target with this ARN; its queued events wait,
     /// as for any target that is not configured.
     Remove(String),

@@ -63,7 +63,6 @@ impl Almacen {
                         sse_algorithm: ServerSideEncryption::from(algorithm),
                     }),
                     bucket_key_enabled: None,
-                    ..Default::default()
                 }],
             }),
         }))

@@ -170,7 +170,7 @@ impl EventTargetAdmin {
         }
     }
 
-    fn from_env(&self, arn: &str) -> bool {
+    fn is_from_env(&self, arn: &str) -> bool {
         let key = arn_key(arn);
         self.env_arns.iter().any(|a| arn_key(a) == key)
     }
@@ -194,7 +194,7 @@ impl EventTargetAdmin {
             .collect();
         let target = target_from_settings(&kind, id, &settings, &self.region)
             .map_err(|e| TargetAdminError::Invalid(e.to_string()))?;
-        if self.from_env(&target.arn) {
+        if self.is_from_env(&target.arn) {
             return Err(TargetAdminError::FromEnvironment(target.arn));
         }
         let key = config_key(&kind, id);
@@ -226,7 +226,9 @@ impl EventTargetAdmin {
             live.retain(|a| arn_key(a) != k);
             live.push(target.arn.clone());
         }
-        let _ = self.control.send(TargetChange::Add(target.clone()));
+        let _ = self
+            .control
+            .send(TargetChange::Add(Box::new(target.clone())));
         Ok(target)
     }
 
@@ -252,7 +254,7 @@ impl EventTargetAdmin {
             self.region,
             id.to_ascii_lowercase()
         );
-        if self.from_env(&arn) {
+        if self.is_from_env(&arn) {
             return Err(TargetAdminError::FromEnvironment(arn));
         }
         let key = config_key(&kind, id);

@@ -258,7 +258,7 @@ fn rule_to_dto(r: LifecycleRule) -> LifecycleRule_ {
         expiration,
         noncurrent_version_expiration: (r.noncurrent_days.is_some()
             || r.newer_noncurrent_versions.is_some())
-        .then(|| NoncurrentVersionExpiration {
+        .then_some(NoncurrentVersionExpiration {
             noncurrent_days: r.noncurrent_days,
             newer_noncurrent_versions: r.newer_noncurrent_versions,
         }),

@@ -52,7 +52,7 @@ fn filter_to(prefix: &str, suffix: &str) -> Option<NotificationConfigurationFilt
             });
         }
     }
-    (!rules.is_empty()).then(|| NotificationConfigurationFilter {
+    (!rules.is_empty()).then_some(NotificationConfigurationFilter {
         key: Some(S3KeyFilter {
             filter_rules: Some(rules),
         }),

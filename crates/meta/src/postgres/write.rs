@@ -289,24 +289,24 @@ async fn put_object_row(
         drop_noncurrent(tx, u, &row.bucket, &row.key, NULL_VERSION).await?;
     }
     let size = size_i64(row.size);
-    if !row.delete_marker {
-        if let Some(q) = quota {
-            let used = query_opt(
-                tx,
-                "SELECT COALESCE(SUM(bytes), 0)::BIGINT FROM usage_shards WHERE bucket = $1",
-                &[&row.bucket],
-            )
-            .await?
-            .map(|r| get::<i64>(&r, 0))
-            .transpose()?
-            .unwrap_or(0);
-            if used
-                .saturating_add(u.bytes(&row.bucket))
-                .saturating_add(size)
-                > q
-            {
-                return Err(MetaError::QuotaExceeded);
-            }
+    if !row.delete_marker
+        && let Some(q) = quota
+    {
+        let used = query_opt(
+            tx,
+            "SELECT COALESCE(SUM(bytes), 0)::BIGINT FROM usage_shards WHERE bucket = $1",
+            &[&row.bucket],
+        )
+        .await?
+        .map(|r| get::<i64>(&r, 0))
+        .transpose()?
+        .unwrap_or(0);
+        if used
+            .saturating_add(u.bytes(&row.bucket))
+            .saturating_add(size)
+            > q
+        {
+            return Err(MetaError::QuotaExceeded);
         }
     }
     u.add(&row.bucket, size, i64::from(!row.delete_marker), 1);
