@@ -333,6 +333,16 @@ fn verify_signature(
         }
         return Ok(Some(identity));
     }
+    // Half a signature is a malformed form, not an anonymous one (S3: 400).
+    if form.get("x-amz-credential").is_some() || form.get("x-amz-algorithm").is_some() {
+        return Err(missing("x-amz-signature"));
+    }
+    if form.get("awsaccesskeyid").is_some() {
+        return Err(missing("Signature"));
+    }
+    if form.get("policy").is_some() {
+        return Err(missing("AWSAccessKeyId"));
+    }
     Ok(None)
 }
 
