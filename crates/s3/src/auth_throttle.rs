@@ -36,6 +36,9 @@ struct Entry {
 #[derive(Default, Clone)]
 pub struct AuthThrottle {
     entries: Arc<Mutex<HashMap<(IpAddr, String), Entry>>>,
+    /// How many pairs are tracked: while none are, requests pass without
+    /// taking the lock (the common case costs one atomic load).
+    tracked: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for AuthThrottle {
@@ -63,6 +66,9 @@ impl AuthThrottle {
     /// Waits as long as the pair has earned (nothing for most requests).
     /// Dropping the future gives up the turn.
     pub async fn wait(&self, ip: IpAddr, access_key: &str) {
+        if self.tracked.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return;
+        }
         let (delay, turn) = {
             let mut entries = self.lock();
             let Some(e) = entries.get_mut(&(ip, access_key.to_owned())) else {
@@ -83,10 +89,15 @@ impl AuthThrottle {
     /// Records the outcome of a signed request: a failed signature (or an
     /// unknown key) counts, a success clears the pair.
     pub fn record(&self, ip: IpAddr, access_key: &str, failed: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !failed && self.tracked.load(Relaxed) == 0 {
+            return;
+        }
         let mut entries = self.lock();
         let key = (ip, access_key.to_owned());
         if !failed {
             entries.remove(&key);
+            self.tracked.store(entries.len(), Relaxed);
             return;
         }
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
@@ -104,6 +115,7 @@ impl AuthThrottle {
         }
         e.failures = e.failures.saturating_add(1);
         e.last = Some(Instant::now());
+        self.tracked.store(entries.len(), Relaxed);
     }
 }
 

@@ -348,20 +348,18 @@ impl Front {
     /// its client has been failing signatures for its access key (see
     /// [`crate::auth_throttle`]).
     async fn serve(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
+        let query = crate::query::Query::of(req.uri());
         let claimed = self.peer.and_then(|p| {
-            crate::auth_throttle::claimed_access_key(
-                req.headers(),
-                &crate::query::Query::of(req.uri()),
-            )
-            .map(|ak| (p.ip().to_canonical(), ak))
+            crate::auth_throttle::claimed_access_key(req.headers(), &query)
+                .map(|ak| (p.ip().to_canonical(), ak))
         });
         let Some((ip, ak)) = claimed else {
-            return self.serve_request(req).await;
+            return self.serve_request(req, query).await;
         };
         self.throttle.wait(ip, &ak).await;
         let verified = crate::auth_throttle::SignatureVerified::default();
         req.extensions_mut().insert(verified.clone());
-        let resp = self.serve_request(req).await?;
+        let resp = self.serve_request(req, query).await?;
         // A wrong signature or unknown key: 403 before authorization ran
         // (expired links and the like name another code and do not count;
         // HEAD answers name none).
@@ -379,14 +377,17 @@ impl Front {
         Ok(resp)
     }
 
-    /// Serves one request (everything but metrics).
-    async fn serve_request(&self, mut req: Request<Body>) -> Result<Response<Body>, HttpError> {
+    /// Serves one request (everything but metrics); `query` is its decoded query.
+    async fn serve_request(
+        &self,
+        mut req: Request<Body>,
+        query: crate::query::Query,
+    ) -> Result<Response<Body>, HttpError> {
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(crate::PeerAddr(peer));
         }
         req.extensions_mut()
             .insert(crate::SecureTransport(self.secure));
-        let query = crate::query::Query::of(req.uri());
         if self.cors.virtual_host_bucket(&req).is_none() {
             sigv2_bucket_path(&mut req, &query);
         }

@@ -196,6 +196,13 @@ pub fn violation(
         };
         (Mode::Presigned, ak, sig)
     } else {
+        // Most requests are V4: leave before ordering the headers.
+        if !headers
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(|v| v.as_bytes().starts_with(b"AWS "))
+        {
+            return None;
+        }
         let auth = Headers::of(headers).unique("authorization")?;
         let (ak, sig) = auth.strip_prefix("AWS ")?.split_once(':')?;
         (Mode::Header, ak, Cow::Borrowed(sig))
