@@ -31,6 +31,25 @@ def test_post_policy_condition_failure_is_access_denied(s3, bucket):
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
+def test_post_form_acl_needs_put_object_acl(server, s3, bucket, tmp_path):
+    """issue 19 item 9: a browser form's `acl` field sets the object's ACL,
+    so it needs s3:PutObjectAcl like the x-amz-acl header."""
+    from security_helpers import policy, user_with_policy
+
+    ak, sk = user_with_policy(server, tmp_path, policy(
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"arn:aws:s3:::{bucket}/*"},
+    ))
+    user = server.client(access_key=ak, secret_key=sk)
+    for key, acl, expected in [("plain.txt", None, 204), ("public.txt", "public-read", 403)]:
+        fields = {"acl": acl} if acl else {}
+        conditions = [{"acl": acl}] if acl else []
+        post = user.generate_presigned_post(bucket, key, Fields=fields, Conditions=conditions, ExpiresIn=300)
+        r = requests.post(post["url"], data=post["fields"], files={"file": (key, b"hello")}, timeout=30)
+        assert r.status_code == expected, f"{key} with acl={acl}: expected {expected}, got {r.status_code} {r.text}"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys == ["plain.txt"], keys
+
+
 # ---------------------------------------------------------------------------
 # item 2: memory stays flat whatever the POST size
 # ---------------------------------------------------------------------------

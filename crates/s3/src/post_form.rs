@@ -492,9 +492,15 @@ pub async fn take_apart(
         if SIGNATURE_FIELDS.contains(&f.name.to_ascii_lowercase().as_str()) {
             continue;
         }
+        // S3's form field is `acl`; s3s reads the header's name.
+        let name = if f.name.eq_ignore_ascii_case("acl") {
+            "x-amz-acl"
+        } else {
+            f.name.as_str()
+        };
         head.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n",
-            f.name, f.value
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+            f.value
         ));
     }
     head.push_str(&format!(
