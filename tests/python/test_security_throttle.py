@@ -3,14 +3,12 @@ logins are slowed down per client address and access key, without locking
 the owner out. Only lower bounds on time are asserted: a slow machine can
 make a request slower, never faster."""
 
-import tempfile
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import AlmacenServer
-from test_console import login
+from test_console import console, login  # noqa: F401 (console is the console test's server fixture)
 
 # crates/s3/src/auth_throttle.rs: FREE_FAILURES = 10, then 250 ms doubling.
 FREE = 10
@@ -38,30 +36,15 @@ def test_failed_signatures_slow_down_the_guesser_not_the_owner(server_factory):
     assert owner.list_objects_v2(Bucket="vault")["KeyCount"] == 0
 
 
-def test_failed_console_logins_are_slowed():
-
-    data = tempfile.mkdtemp(prefix="almacen-throttle-")
-    srv = AlmacenServer(
-        data_dir=data,
-        server_args=["server", data, "--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0"],
-    ).start()
-    try:
-        url = None
-        for _ in range(50):
-            url = next((l.split(" ", 1)[1] for l in srv.stdout_lines if l.startswith("Console: http")), None)
-            if url:
-                break
-            time.sleep(0.1)
-        assert url
-        for _ in range(FREE + 2):
-            _, r = login(url, sk="wrong-secret-123")
-            assert r.status_code == 401
-        started = time.monotonic()
+def test_failed_console_logins_are_slowed(console):
+    _, url = console
+    for _ in range(FREE + 2):
         _, r = login(url, sk="wrong-secret-123")
-        waited = time.monotonic() - started
         assert r.status_code == 401
-        assert waited >= 0.5, f"login attempt {FREE + 3} answered after {waited:.2f} s: not slowed"
-        s, r = login(url)
-        assert r.status_code == 204, r.text
-    finally:
-        srv.cleanup()
+    started = time.monotonic()
+    _, r = login(url, sk="wrong-secret-123")
+    waited = time.monotonic() - started
+    assert r.status_code == 401
+    assert waited >= 0.5, f"login attempt {FREE + 3} answered after {waited:.2f} s: not slowed"
+    s, r = login(url)
+    assert r.status_code == 204, r.text

@@ -102,15 +102,9 @@ fn signed_headers(req: &Request<Body>) -> Vec<String> {
         .and_then(|v| v.split_once("SignedHeaders="))
         .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or("").to_owned());
     let from_query = || {
-        req.uri().query().and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("X-Amz-SignedHeaders="))
-                .map(|v| {
-                    percent_encoding::percent_decode_str(v)
-                        .decode_utf8_lossy()
-                        .into_owned()
-                })
-        })
+        crate::query::Query::of(req.uri())
+            .get("X-Amz-SignedHeaders")
+            .map(str::to_owned)
     };
     from_header
         .or_else(from_query)

@@ -58,11 +58,28 @@ fn credential_region(credential: &str) -> Option<&str> {
 }
 
 impl SignatureRules {
-    /// The region a request signed for `region` should have named, if it
-    /// is the wrong one (GetBucketLocation may name any).
-    fn wrong_region<'a>(&'a self, region: &str, query: &Query) -> Option<&'a str> {
+    /// The error for a signature scoped to `region` when that is not this
+    /// server's (GetBucketLocation may name any).
+    fn region_error(&self, region: &str, query: &Query, presigned: bool) -> Option<S3Error> {
         let expected = self.region.as_deref()?;
-        (region != expected && !query.has("location")).then_some(expected)
+        if region == expected || query.has("location") {
+            return None;
+        }
+        Some(if presigned {
+            err(
+                S3ErrorCode::AuthorizationQueryParametersError,
+                format!(
+                    "Error parsing the X-Amz-Credential parameter; the region '{region}' is wrong; expecting '{expected}'"
+                ),
+            )
+        } else {
+            err(
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                format!(
+                    "The authorization header is malformed; the region '{region}' is wrong; expecting '{expected}'"
+                ),
+            )
+        })
     }
 
     /// The error to answer instead of serving the request, if its signature
@@ -91,17 +108,10 @@ impl SignatureRules {
                     }
                 }
             }
-            if let Some(region) = query.get("X-Amz-Credential").and_then(credential_region)
-                && let Some(expected) = self.wrong_region(region, query)
-            {
-                return Some(err(
-                    S3ErrorCode::AuthorizationQueryParametersError,
-                    format!(
-                        "Error parsing the X-Amz-Credential parameter; the region '{region}' is wrong; expecting '{expected}'"
-                    ),
-                ));
-            }
-            return None;
+            return query
+                .get("X-Amz-Credential")
+                .and_then(credential_region)
+                .and_then(|region| self.region_error(region, query, true));
         }
         // Presigned V2.
         if query.has("Signature") {
@@ -122,17 +132,7 @@ impl SignatureRules {
                 .split(',')
                 .find_map(|p| p.trim().strip_prefix("Credential="))
                 .and_then(credential_region);
-            if let Some(region) = region
-                && let Some(expected) = self.wrong_region(region, query)
-            {
-                return Some(err(
-                    S3ErrorCode::AuthorizationHeaderMalformed,
-                    format!(
-                        "The authorization header is malformed; the region '{region}' is wrong; expecting '{expected}'"
-                    ),
-                ));
-            }
-            return None;
+            return region.and_then(|region| self.region_error(region, query, false));
         }
         if authorization.starts_with("AWS ") {
             if !self.sigv2 {

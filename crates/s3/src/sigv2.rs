@@ -182,6 +182,14 @@ pub fn violation(
     virtual_host_bucket: Option<&str>,
     secret_of: impl Fn(&str) -> Option<String>,
 ) -> Option<S3Error> {
+    // Most requests are V4: leave before ordering the headers.
+    let v2_header = headers
+        .get(http::header::AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes().starts_with(b"AWS "));
+    if !v2_header && !query.has("Signature") {
+        return None;
+    }
+    let ordered = Headers::of(headers);
     let (mode, access_key, given): (Mode, &str, Cow<'_, str>) = if query.has("Signature") {
         // s3s decodes the presigned signature once more after the query.
         let (Some(ak), Some(sig), Some(_)) = (
@@ -196,14 +204,7 @@ pub fn violation(
         };
         (Mode::Presigned, ak, sig)
     } else {
-        // Most requests are V4: leave before ordering the headers.
-        if !headers
-            .get(http::header::AUTHORIZATION)
-            .is_some_and(|v| v.as_bytes().starts_with(b"AWS "))
-        {
-            return None;
-        }
-        let auth = Headers::of(headers).unique("authorization")?;
+        let auth = ordered.unique("authorization")?;
         let (ak, sig) = auth.strip_prefix("AWS ")?.split_once(':')?;
         (Mode::Header, ak, Cow::Borrowed(sig))
     };
@@ -213,14 +214,7 @@ pub fn violation(
             "The AWS Access Key Id you provided does not exist in our records.",
         ));
     };
-    let sts = string_to_sign(
-        mode,
-        method,
-        path,
-        query,
-        &Headers::of(headers),
-        virtual_host_bucket,
-    );
+    let sts = string_to_sign(mode, method, path, query, &ordered, virtual_host_bucket);
     let expected = signature(&secret, &sts);
     if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
         None

@@ -35,15 +35,11 @@ fn wants_check<B>(req: &Request<B>) -> bool {
     if !matches!(*req.method(), Method::PUT | Method::POST) {
         return false;
     }
-    let Some(query) = req.uri().query() else {
-        return false;
-    };
-    let named = query
-        .split('&')
-        .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k))
-        .any(|k| SUBRESOURCES.contains(&k));
+    // The names as s3s decodes them (`?lifecycl%65` is `lifecycle`).
+    let query = crate::query::Query::of(req.uri());
+    let named = SUBRESOURCES.iter().any(|s| query.has(s));
     // Part uploads (PUT ?uploadId&partNumber) carry object bytes, not XML.
-    let part_upload = *req.method() == Method::PUT && query.contains("partNumber=");
+    let part_upload = *req.method() == Method::PUT && query.has("partNumber");
     let streaming = req
         .headers()
         .get("x-amz-content-sha256")

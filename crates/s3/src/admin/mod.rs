@@ -19,16 +19,16 @@
 
 use std::sync::Arc;
 
-use almacen_iam::{
-    Context, Decision, IamError, IamStore, Identity, Kind, NewServiceAccount, Status, Target,
-};
-use bytes::Bytes;
+use almacen_iam::{IamError, IamStore, Kind, NewServiceAccount, Status, Target};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use hyper::http::Extensions;
 use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::Deserialize;
 use serde_json::json;
+
+mod call;
+use call::{AttachmentBody, Call, MembersBody, SecretBody, ServiceAccountBody, StatusBody};
 
 /// Where the admin API lives.
 pub const ADMIN_PREFIX: &str = "/minio/almacen/admin/v1/";
@@ -210,120 +210,6 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
             e.column()
         ))
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SecretBody {
-    secret_key: String,
-    /// Change the secret of an existing user.
-    #[serde(default)]
-    update: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusBody {
-    status: Status,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MembersBody {
-    #[serde(default)]
-    add: Vec<String>,
-    #[serde(default)]
-    remove: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AttachmentBody {
-    attach: bool,
-    policies: Vec<String>,
-    user: Option<String>,
-    group: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServiceAccountBody {
-    parent: Option<String>,
-    access_key: Option<String>,
-    secret_key: Option<String>,
-    policy: Option<serde_json::Value>,
-    expires_ms: Option<i64>,
-    name: Option<String>,
-    description: Option<String>,
-}
-
-/// One decoded admin call.
-struct Call<'a> {
-    method: &'a Method,
-    segments: Vec<String>,
-    query: Option<&'a str>,
-    body: Bytes,
-    identity: Identity,
-    /// The request's condition keys.
-    context: Context,
-}
-
-impl Call<'_> {
-    /// Requires root or an identity policy allowing `action` with the
-    /// request's condition keys.
-    fn require(&self, action: &str) -> Result<()> {
-        let allowed = self.identity.is_root()
-            || self
-                .identity
-                .evaluate(action, "arn:aws:s3:::*", &self.context)
-                == Decision::Allow;
-        if allowed {
-            Ok(())
-        } else {
-            Err(Reply::error(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                format!("Access Denied: {action} is not allowed"),
-            ))
-        }
-    }
-
-    /// Like [`Call::require`], but a user may always act on its own
-    /// service accounts.
-    fn require_for_service_account(&self, action: &str, parent: &str) -> Result<()> {
-        if self.identity.kind == Kind::User && self.identity.user == parent {
-            return Ok(());
-        }
-        self.require(action)
-    }
-
-    fn query(&self, name: &str) -> Option<String> {
-        crate::query::Query::parse(self.query?)
-            .get(name)
-            .map(str::to_owned)
-    }
-
-    /// Requires the right to create a key acting as `parent`: a user for
-    /// itself; root alone under root; for another user also the rights to
-    /// create users and attach policies (with which the caller could give
-    /// itself that user's rights anyway).
-    fn require_key_creation(&self, parent: &str, root_access_key: &str) -> Result<()> {
-        if self.identity.is_root() {
-            return Ok(());
-        }
-        if parent == root_access_key {
-            return Err(IamError::Forbidden(
-                "only the root user may create access keys that act as root".into(),
-            )
-            .into());
-        }
-        if self.identity.kind == Kind::User && self.identity.user == parent {
-            return Ok(());
-        }
-        self.require("admin:CreateServiceAccount")?;
-        self.require("admin:CreateUser")?;
-        self.require("admin:AttachUserOrGroupPolicy")
-    }
 }
 
 impl AdminRoute {
